@@ -1,0 +1,49 @@
+"""`carte build`: validate, then write a release folder atomically."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from .package import atomic_directory, write_csv, write_json
+from .problems import ValidationError
+from .schema import derived_resource
+
+
+def derived_tables(tables) -> dict:
+    """Every derived table of a release, by resource name."""
+    from .tables import arms_wide
+
+    return {"arms_wide": arms_wide(tables)}
+
+
+def build(path: str | Path | None = None, out: str | Path = "dist") -> Path:
+    """Validate the package at ``path`` and write the release folder ``out``.
+
+    The folder holds datapackage.json, the source CSVs (byte for byte) under ``data/`` and the
+    derived tables under ``derived/``, declared as resources. Raises
+    :class:`~carte_evidence.problems.ValidationError` when the package is invalid; on any
+    failure nothing is written and a previous ``out`` is left untouched. Returns the folder.
+    """
+    from .validation import validate
+
+    report = validate(path)
+    if not report.valid:
+        raise ValidationError(report.problems)
+    descriptor = dict(report.descriptor)
+    source = report.package.parent
+    out = Path(out)
+    with atomic_directory(out) as tmp:
+        (tmp / "data").mkdir()
+        (tmp / "derived").mkdir()
+        for res in descriptor["resources"]:
+            shutil.copyfile(source / res["path"], tmp / res["path"])
+        derived = derived_tables(report.tables)
+        resources = list(descriptor["resources"])
+        for name, frame in derived.items():
+            res = derived_resource(name)
+            write_csv(frame, tmp / res["path"])
+            resources.append(res)
+        descriptor["resources"] = resources
+        write_json(descriptor, tmp / "datapackage.json")
+    return out

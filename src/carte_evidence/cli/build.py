@@ -1,0 +1,25 @@
+"""`carte build`"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from .common import PathArg, fail_with_problems
+
+
+def build(
+    path: Optional[Path] = PathArg,
+    out: Path = typer.Option(Path("dist"), "--out", "-o", help="Release folder to write (replaced atomically)."),
+) -> None:
+    """Validate, then write a release folder: datapackage.json, the CSVs and the derived tables."""
+    from ..builder import build as run
+    from ..problems import ValidationError
+
+    try:
+        folder = run(path, out)
+    except ValidationError as err:
+        fail_with_problems(err.problems)
+    typer.echo(f"built {folder}")

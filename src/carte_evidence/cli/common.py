@@ -1,0 +1,30 @@
+"""Options shared by several commands, defined once."""
+
+from __future__ import annotations
+
+import json
+from typing import Optional
+
+import typer
+
+PathArg = typer.Argument(
+    None,
+    help="A datapackage.json or the folder holding it. Default: ./datapackage/ if present, else the package shipped with carte-evidence.",
+    show_default=False,
+)
+
+
+def print_json(data) -> None:
+    """Print JSON the way every --format json does (2-space indent, UTF-8)."""
+    typer.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def fail_with_problems(problems, fmt: str = "text") -> None:
+    """Print validation problems and exit 1 (used by every command that validates first)."""
+    from ..report import render_problems
+
+    typer.echo(render_problems(problems, fmt), err=fmt == "text")
+    raise typer.Exit(1)
+
+
+OptionalStr = Optional[str]

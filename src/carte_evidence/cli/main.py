@@ -1,0 +1,22 @@
+"""Root of the `carte` app: it only composes the commands (each in its own module).
+
+Heavy libraries (pandas, pandera, frictionless) are imported inside the commands, so that
+`carte --help` answers fast.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from .build import build
+from .validate import validate
+
+app = typer.Typer(
+    name="carte",
+    help="carte-evidence: the clinical evidence on CAR-T cell therapy in autoimmune disease.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("validate")(validate)
+app.command("build")(build)

@@ -1,0 +1,43 @@
+"""A problem found in the data: where it is, what is wrong, how to fix it."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One problem in one cell (or row, or file) of the data package.
+
+    ``line`` is the 1-based line of the CSV file (1 = header); ``None`` for a problem of the
+    whole file. ``column`` is ``None`` for a problem of a whole row or file.
+    """
+
+    file: str
+    line: int | None
+    column: str | None
+    value: str | None
+    rule: str
+    message: str
+    hint: str = ""
+
+    def to_dict(self) -> dict:
+        """The problem as a plain JSON-ready dict."""
+        return asdict(self)
+
+    def __str__(self) -> str:
+        where = self.file + (f":{self.line}" if self.line is not None else "")
+        col = f" [{self.column}]" if self.column else ""
+        val = f" value {self.value!r}:" if self.value not in (None, "") else ""
+        hint = f" (hint: {self.hint})" if self.hint else ""
+        return f"{where}{col}{val} {self.message}{hint}"
+
+
+class ValidationError(Exception):
+    """Raised by :func:`carte_evidence.load` when the package is not valid."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        head = "\n".join(str(p) for p in problems[:20])
+        more = f"\n... and {len(problems) - 20} more" if len(problems) > 20 else ""
+        super().__init__(f"{len(problems)} problem(s) in the data package:\n{head}{more}")

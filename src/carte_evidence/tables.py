@@ -1,0 +1,83 @@
+"""Derived, analysis-ready tables built from the normalized ones."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from .schema import table_schema
+
+# (event, grade) -> column prefix of the headline safety counts in arms_wide.
+HEADLINE_SAFETY = {("crs", "any"): "crs_any", ("crs", ">=3"): "crs_ge3", ("icans", "any"): "icans_any", ("icans", ">=3"): "icans_ge3"}
+
+
+def primary_rows(rows: pd.DataFrame, tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Keep the rows read from each arm's study's primary publication.
+
+    This is the rule that keeps patients from being counted twice: every summary uses one
+    report per study.
+    """
+    arms = tables["arms"][["arm_id", "study_id"]]
+    primary = tables["studies"][["study_id", "primary_publication_id"]]
+    keyed = rows.merge(arms, on="arm_id", how="left").merge(primary, on="study_id", how="left")
+    return rows[(keyed["publication_id"] == keyed["primary_publication_id"]).fillna(False).to_numpy()]
+
+
+def latest(rows: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """The row with the latest timepoint per group (rows without a timepoint come last-resort)."""
+    if "timepoint_months" not in rows:
+        return rows.drop_duplicates(by, keep="last")
+    ordered = rows.assign(_t=rows["timepoint_months"].fillna(-1)).sort_values(by + ["_t"], kind="stable")
+    return ordered.drop_duplicates(by, keep="last").drop(columns="_t")
+
+
+def headline_outcomes(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Per arm: the best-ranked binary measure of the primary publication at its latest timepoint."""
+    measures = tables["measures"][["measure_id", "kind", "headline_rank"]]
+    rows = primary_rows(tables["outcomes"], tables).merge(measures, left_on="measure", right_on="measure_id")
+    rows = rows[(rows["kind"] == "binary") & rows["headline_rank"].notna() & rows["n_evaluable"].notna()]
+    best = rows.groupby("arm_id")["headline_rank"].transform("min")
+    rows = latest(rows[rows["headline_rank"] == best], ["arm_id"])
+    return rows.rename(columns={"measure": "headline_measure", "timepoint_months": "headline_timepoint_months", "n_events": "headline_n_events", "n_evaluable": "headline_n_evaluable"})[
+        ["arm_id", "headline_measure", "headline_timepoint_months", "headline_n_events", "headline_n_evaluable"]
+    ]
+
+
+def headline_safety(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Per arm: CRS and ICANS counts (any grade, grade >= 3) of the primary publication."""
+    ae = primary_rows(tables["adverse_events"], tables)
+    out = pd.DataFrame({"arm_id": tables["arms"]["arm_id"]})
+    for (event, grade), prefix in HEADLINE_SAFETY.items():
+        sel = ae[(ae["event"] == event) & (ae["grade"] == grade)].drop_duplicates("arm_id", keep="last")
+        sel = sel[["arm_id", "n_events", "n_evaluable"]].rename(columns={"n_events": f"{prefix}_events", "n_evaluable": f"{prefix}_evaluable"})
+        out = out.merge(sel, on="arm_id", how="left")
+    return out
+
+
+def arms_wide(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """One row per arm joining study, primary publication, product, disease and headline results."""
+    studies = tables["studies"].rename(columns={"name": "study_name"})
+    pubs = tables["publications"].rename(columns={"publication_id": "primary_publication_id"}).drop(columns=["study_id"])
+    products = tables["products"].rename(columns={"name": "product_name"})
+    diseases = tables["diseases"].rename(columns={"name": "disease_name"})
+    wide = (
+        tables["arms"]
+        .merge(studies, on="study_id", how="left", suffixes=("", "_study"))
+        .merge(pubs, on="primary_publication_id", how="left", suffixes=("", "_pub"))
+        .merge(products, on="product_id", how="left", suffixes=("", "_product"))
+        .merge(diseases, on="disease_id", how="left", suffixes=("", "_disease"))
+        .merge(headline_outcomes(tables), on="arm_id", how="left")
+        .merge(headline_safety(tables), on="arm_id", how="left")
+    )
+    return conform(wide, "arms_wide")
+
+
+def conform(frame: pd.DataFrame, resource: str) -> pd.DataFrame:
+    """Select and type a derived table's columns as its Table Schema declares them."""
+    from .schema import PANDAS_DTYPES
+
+    fields = table_schema(resource)["fields"]
+    out = pd.DataFrame(index=frame.index)
+    for f in fields:
+        col = frame[f["name"]] if f["name"] in frame else pd.Series(pd.NA, index=frame.index)
+        out[f["name"]] = col.astype(PANDAS_DTYPES.get(f["type"], "string"))
+    return out.sort_values(fields[0]["name"]).reset_index(drop=True)

@@ -1,0 +1,132 @@
+"""Validate a data package: every problem at once, each with file, line, column and value."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from .parse import ParsedTable, read_table
+from .paths import resolve_package
+from .problems import Problem
+from .rules import describe_rule, rule_schemas
+from .schema import to_pandera
+
+
+@dataclass
+class ValidationReport:
+    """Result of :func:`validate`: the problems and the typed tables that were read."""
+
+    package: Path
+    problems: list[Problem] = field(default_factory=list)
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    descriptor: dict = field(default_factory=dict)
+
+    @property
+    def valid(self) -> bool:
+        return not self.problems
+
+    def to_list(self) -> list[dict]:
+        """Problems as JSON-ready dicts (what `carte validate --format json` prints)."""
+        return [p.to_dict() for p in self.problems]
+
+
+def read_descriptor(package: Path) -> dict:
+    """Read datapackage.json; raises ValueError with a readable message."""
+    try:
+        return json.loads(package.read_text(encoding="utf-8-sig"))
+    except FileNotFoundError:
+        raise ValueError(f"{package}: no datapackage.json here") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{package}:{exc.lineno}: not valid JSON ({exc.msg})") from None
+
+
+_PANDERA_RULES = [
+    (r"^not_nullable", "required", "a required value is missing", "fill in this field"),
+    (r"^isin\(", "enum", "the value is not in the allowed list", "allowed: {enum}"),
+    (r"^str_matches\(", "pattern", "the value does not have the expected form", "expected pattern {pattern}"),
+    (r"^greater_than_or_equal_to\((.*)\)", "minimum", "the value is below the minimum {0}", "use a value >= {0}"),
+    (r"^less_than_or_equal_to\((.*)\)", "maximum", "the value is above the maximum {0}", "use a value <= {0}"),
+    (r"^(field_uniqueness|unique)", "unique", "the value is duplicated; it must be unique in this column", "give each row its own value"),
+    (r"^column_in_dataframe", "missing-column", "the column is missing", "add the column"),
+]
+
+
+def _describe(check: str, field_def: dict) -> tuple[str, str, str]:
+    """Rule name, message and hint of a pandera check name."""
+    own = describe_rule(check)
+    if own:
+        return own
+    constraints = field_def.get("constraints", {})
+    for pattern, rule, message, hint in _PANDERA_RULES:
+        m = re.match(pattern, check)
+        if m:
+            args = m.groups()[1:] if rule == "unique" else m.groups()
+            enum = ", ".join(map(str, constraints.get("enum", [])))
+            return rule, message.format(*args), hint.format(*args, enum=enum, pattern=constraints.get("pattern", ""))
+    return check, f"fails the check {check}", ""
+
+
+def _pandera_problems(schema, frame: pd.DataFrame, parsed: ParsedTable, fields: dict) -> list[Problem]:
+    import pandera.pandas as pa
+
+    try:
+        schema.validate(frame, lazy=True)
+        return []
+    except pa.errors.SchemaErrors as err:
+        cases = err.failure_cases
+    except pa.errors.SchemaError as err:  # pragma: no cover - lazy=True collects all
+        cases = err.failure_cases if err.failure_cases is not None else pd.DataFrame()
+    problems = []
+    for case in cases.to_dict("records"):
+        check = str(case.get("check"))
+        column = case.get("column")
+        column = None if column is None or pd.isna(column) else str(column)
+        index = case.get("index")
+        line = int(parsed.lines[int(index)]) if index is not None and not pd.isna(index) and int(index) < len(parsed.lines) else None
+        rule, message, hint = _describe(check, fields.get(column, {}))
+        value = case.get("failure_case")
+        value = None if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
+        problems.append(Problem(parsed.file, line, column, value, rule, message, hint))
+    return problems
+
+
+def validate(path: str | Path | None = None, today: dt.date | None = None) -> ValidationReport:
+    """Validate a data package (a datapackage.json or its folder; see :func:`resolve_package`).
+
+    Returns a :class:`ValidationReport` holding every problem found (empty when valid) and the
+    typed tables. Never raises on bad data.
+    """
+    package = resolve_package(path)
+    report = ValidationReport(package)
+    try:
+        descriptor = read_descriptor(package)
+    except ValueError as exc:
+        report.problems.append(Problem(str(package), None, None, None, "descriptor", str(exc), "point PATH at a datapackage.json or its folder"))
+        return report
+    report.descriptor = descriptor
+    base = package.parent
+    parsed: dict[str, ParsedTable] = {}
+    for res in descriptor.get("resources", []):
+        if "schema" not in res or not str(res.get("path", "")).endswith(".csv"):
+            continue
+        display = str(Path(res["path"]))
+        parsed[res["name"]] = table = read_table(res["name"], base / res["path"], res["schema"], display)
+        report.problems.extend(table.problems)
+    tables = {name: t.frame for name, t in parsed.items()}
+    unreadable = frozenset(name for name, t in parsed.items() if not t.readable)
+    rules = rule_schemas(tables, descriptor, today, unreadable)
+    for res in descriptor.get("resources", []):
+        table = parsed.get(res["name"])
+        if table is None:
+            continue
+        fields = {f["name"]: f for f in res["schema"]["fields"]}
+        report.problems.extend(_pandera_problems(to_pandera(res["schema"]), table.frame, table, fields))
+        report.problems.extend(_pandera_problems(rules[res["name"]], table.frame, table, fields))
+    report.problems = sorted(set(report.problems), key=lambda p: (p.file, p.line or 0, p.column or "", p.rule, p.value or ""))
+    report.tables = tables
+    return report

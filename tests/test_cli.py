@@ -1,0 +1,98 @@
+"""Every command through typer's CliRunner."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from carte_evidence import validate
+from carte_evidence.cli.main import app
+from conftest import REAL, edit
+
+runner = CliRunner()
+
+
+def test_help_lists_commands():
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("validate", "build"):
+        assert command in result.output
+
+
+def test_validate_valid(mini):
+    result = runner.invoke(app, ["validate", str(mini)])
+    assert result.exit_code == 0
+    assert "valid" in result.output
+
+
+def test_validate_default_path_is_local_datapackage(mini, monkeypatch):
+    monkeypatch.chdir(mini.parent)
+    (mini.parent / "datapackage").symlink_to(mini)
+    edit(mini / "data" / "studies.csv", "case series", "case-series")
+    result = runner.invoke(app, ["validate"])
+    assert result.exit_code == 1 and "case-series" in result.output
+
+
+def test_validate_json_equals_library(mini):
+    edit(mini / "data" / "outcomes.csv", "month 12,10,8,", "month 12,10,eight,")
+    result = runner.invoke(app, ["validate", str(mini), "--format", "json"])
+    assert result.exit_code == 1
+    data = json.loads(result.output)
+    assert data == validate(mini).to_list()
+    assert {"file", "line", "column", "value", "message"} <= set(data[0])
+    assert {"value": "eight", "line": 3, "column": "n_events"}.items() <= next(d for d in data if d["rule"] == "type-integer").items()
+
+
+def test_validate_github_annotations(mini):
+    edit(mini / "data" / "studies.csv", "case series", "case-series")
+    result = runner.invoke(app, ["validate", str(mini), "--format", "github"])
+    assert result.exit_code == 1
+    line = result.output.strip().splitlines()[0]
+    assert line.startswith("::error file=") and "studies.csv,line=3" in line
+
+
+def test_validate_bad_input_no_traceback(mini):
+    (mini / "data" / "arms.csv").write_text("garbage;data\n1;2\n", encoding="utf-8")
+    result = runner.invoke(app, ["validate", str(mini)])
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output and "delimited" in result.output
+
+
+def test_build_writes_release(mini, tmp_path):
+    out = tmp_path / "dist"
+    result = runner.invoke(app, ["build", str(mini), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    descriptor = json.loads((out / "datapackage.json").read_text())
+    names = [r["name"] for r in descriptor["resources"]]
+    assert "arms_wide" in names and "arms" in names
+    assert (out / "data" / "arms.csv").read_bytes() == (mini / "data" / "arms.csv").read_bytes()
+
+
+def test_build_failure_writes_nothing_and_keeps_previous(mini, tmp_path):
+    out = tmp_path / "dist"
+    assert runner.invoke(app, ["build", str(mini), "--out", str(out)]).exit_code == 0
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    source_before = {p: p.read_bytes() for p in mini.rglob("*") if p.is_file()}
+    edit(mini / "data" / "adverse_events.csv", "crs,ASTCT,any,7,10", "crs,ASTCT,any,11,10")
+    source_before[mini / "data" / "adverse_events.csv"] = (mini / "data" / "adverse_events.csv").read_bytes()
+    result = runner.invoke(app, ["build", str(mini), "--out", str(out)])
+    assert result.exit_code == 1 and "n_events is larger than n_evaluable" in result.output
+    after = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert after == before
+    assert {p: p.read_bytes() for p in mini.rglob("*") if p.is_file()} == source_before
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".dist")]
+
+
+def test_build_real_package(tmp_path):
+    result = runner.invoke(app, ["build", str(REAL), "--out", str(tmp_path / "dist")])
+    assert result.exit_code == 0, result.output
+
+
+def test_help_does_not_import_heavy_libraries():
+    import subprocess
+    import sys
+
+    code = "import sys; from carte_evidence.cli.main import app; print(sorted(m for m in ('pandas','pandera','frictionless') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

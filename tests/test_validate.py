@@ -1,0 +1,104 @@
+"""Validation: the valid packages pass; every kind of bad input is reported precisely."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from carte_evidence import validate
+from conftest import REAL, edit
+
+
+def test_real_package_is_valid():
+    report = validate(REAL)
+    assert report.problems == []
+
+
+def test_real_package_passes_frictionless():
+    from frictionless import Package
+
+    report = Package(str(REAL / "datapackage.json")).validate()
+    assert report.valid, report.flatten(["rowNumber", "fieldName", "type", "note"])
+
+
+def test_mini_package_is_valid(mini):
+    report = validate(mini)
+    assert report.problems == []
+    assert len(report.tables["arms"]) == 4
+    assert str(report.tables["arms"]["n_treated"].dtype) == "Int64"
+
+
+# (file, old text, new text, expected line, column, rule)
+BAD_INPUTS = [
+    pytest.param("outcomes.csv", "month 12,10,8,", "month 12,10,eight,", 3, "n_events", "type-integer", id="non-numeric count"),
+    pytest.param("adverse_events.csv", "crs,ASTCT,any,7,10", "crs,ASTCT,any,11,10", 2, "n_events", "events-le-evaluable", id="n_events > n_evaluable"),
+    pytest.param("adverse_events.csv", "icans,ASTCT,any,1,10", "icanz,ASTCT,any,1,10", 4, "event", "foreign-key", id="unknown vocabulary value"),
+    pytest.param("arms.csv", "study-two,prod-b", "study-two,prod-zzz", 4, "product_id", "foreign-key", id="broken foreign key"),
+    pytest.param("studies.csv", "case series", "case-series", 3, "design", "enum", id="value not in enum"),
+    pytest.param("publications.csv", "three-2022-a,study-three,", "one-2023-a,study-three,", 5, "publication_id", "unique", id="duplicate id"),
+    pytest.param("publications.csv", "Series,letter,true,,", "Series,letter,true,2099-01,", 4, "data_cutoff", "not-in-future", id="cut-off in the future"),
+    pytest.param("publications.csv", "Test Journal,Case,case report", "Test Journal,Case,case report", None, None, None, id="unchanged control"),
+    pytest.param("outcomes.csv", "All 5 in DORIS remission.", "=SUM(A1)", 2, "quote", "formula-prefix", id="spreadsheet formula"),
+    pytest.param("products.csv", "prod-b,Product B,,,CAR-T,BCMA,,,,allogeneic,Hand-built test record", "prod-b,Product B,CAR-T", 3, None, "malformed-row", id="malformed row"),
+    pytest.param("publications.csv", "one-2024-b,study-one,one-2023-a", "one-2024-b,study-one,two-2023-a", 3, "supersedes", "supersedes-same-study", id="supersedes across studies"),
+    pytest.param("studies.csv", "two-2023-a,false", "one-2024-b,false", 3, "primary_publication_id", "primary-publication-of-study", id="primary publication of another study"),
+    pytest.param("outcomes.csv", "study-one.sle.o2,study-one.sle,one-2024-b,abstract,doris_remission,12,month 12,10,8", "study-one.sle.o2,study-one.sle,one-2024-b,abstract,doris_remission,12,month 12,11,8", 3, "n_evaluable", "evaluable-le-treated", id="n_evaluable > n_treated"),
+    pytest.param("publications.csv", "Alpha,2023,", "Alpha,2999,", 2, "year", "not-in-future", id="year in the future"),
+    pytest.param("arms.csv", "study-one.sle,", "Study One.sle,", 2, "arm_id", "pattern", id="ill-formed id"),
+    pytest.param("outcomes.csv", "sledai2k,12,month 12,,,0,", "sledai2k,12,month 12,,,,", 4, "measure", "continuous-needs-value", id="continuous without value"),
+    pytest.param("publications.csv", "letter,true", "letter,yes", 4, "peer_reviewed", "type-boolean", id="non-boolean"),
+]
+
+
+@pytest.mark.parametrize("file, old, new, line, column, rule", BAD_INPUTS)
+def test_bad_input_is_reported_precisely(mini, file, old, new, line, column, rule):
+    edit(mini / "data" / file, old, new)
+    report = validate(mini, today=dt.date(2026, 1, 1))
+    if rule is None:
+        assert report.valid
+        return
+    found = [(p.file, p.line, p.column, p.rule) for p in report.problems]
+    assert (f"data/{file}", line, column, rule) in found, found
+
+
+def test_supersedes_cycle(mini):
+    edit(mini / "data" / "publications.csv", "one-2023-a,study-one,,", "one-2023-a,study-one,one-2024-b,")
+    rules = {(p.line, p.rule) for p in validate(mini).problems}
+    assert (2, "supersedes-cycle") in rules and (3, "supersedes-cycle") in rules
+
+
+def test_all_problems_reported_at_once(mini):
+    edit(mini / "data" / "outcomes.csv", "month 12,10,8,", "month 12,10,eight,")
+    edit(mini / "data" / "studies.csv", "case series", "case-series")
+    edit(mini / "data" / "arms.csv", "study-two,prod-b", "study-two,prod-zzz")
+    rules = {p.rule for p in validate(mini).problems}
+    assert {"type-integer", "enum", "foreign-key"} <= rules
+
+
+def test_bom_is_reported_and_file_still_read(mini):
+    path = mini / "data" / "events.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    problems = validate(mini).problems
+    assert [(p.file, p.line, p.rule) for p in problems] == [("data/events.csv", 1, "byte-order-mark")]
+
+
+def test_wrong_delimiter_reported_without_cascade(mini):
+    path = mini / "data" / "measures.csv"
+    path.write_text(path.read_text(encoding="utf-8").replace(",", ";"), encoding="utf-8")
+    problems = validate(mini).problems
+    assert [(p.file, p.line, p.rule) for p in problems] == [("data/measures.csv", 1, "delimiter")]
+
+
+def test_missing_required_column(mini):
+    path = mini / "data" / "arms.csv"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    cut = [",".join(line.split(",")[:5] + line.split(",")[6:]) for line in lines]  # drop n_treated
+    path.write_text("\n".join(cut) + "\n", encoding="utf-8")
+    problems = validate(mini).problems
+    assert ("data/arms.csv", 1, "n_treated", "missing-column") in [(p.file, p.line, p.column, p.rule) for p in problems]
+
+
+def test_missing_descriptor_is_a_problem_not_a_crash(tmp_path):
+    report = validate(tmp_path)
+    assert not report.valid and report.problems[0].rule == "descriptor"
