@@ -9,6 +9,7 @@ from __future__ import annotations
 import typer
 
 from .build import build
+from .summary import summary
 from .validate import validate
 
 app = typer.Typer(
@@ -20,3 +21,4 @@ app = typer.Typer(
 )
 app.command("validate")(validate)
 app.command("build")(build)
+app.command("summary")(summary)

@@ -1,0 +1,65 @@
+"""Render DataFrames for people: Markdown and rich terminal tables."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+
+def _cell(value) -> str:
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return ""
+    if isinstance(value, float):
+        return f"{value:.3f}".rstrip("0").rstrip(".") if value != int(value) else str(int(value))
+    return str(value)
+
+
+def to_markdown(frame: pd.DataFrame) -> str:
+    """A GitHub-flavoured Markdown table (no extra dependency)."""
+    header = "| " + " | ".join(map(str, frame.columns)) + " |"
+    rule = "| " + " | ".join("---" for _ in frame.columns) + " |"
+    body = ["| " + " | ".join(_cell(v).replace("|", "\\|") for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join([header, rule, *body]) + "\n"
+
+
+def to_rich(frame: pd.DataFrame, title: str | None = None):
+    """A rich Table of the frame."""
+    from rich.table import Table
+
+    table = Table(title=title, show_lines=False)
+    for column in frame.columns:
+        numeric = pd.api.types.is_numeric_dtype(frame[column])
+        table.add_column(str(column), justify="right" if numeric else "left", overflow="fold")
+    for row in frame.itertuples(index=False):
+        table.add_row(*(_cell(v) for v in row))
+    return table
+
+
+def _pct(x) -> str:
+    return "" if x is None or pd.isna(x) else f"{100 * x:.0f}%"
+
+
+def _interval(row, lo: str, hi: str) -> str:
+    return "" if pd.isna(row.get(lo)) else f"{_pct(row[lo])}-{_pct(row[hi])}"
+
+
+def compact_pooled(frame: pd.DataFrame) -> pd.DataFrame:
+    """A narrow, human view of a `summary --measure/--event` frame for the terminal."""
+    group = [c for c in frame.columns if c not in {"level", "study_id", "publication_id", "n_events", "n_evaluable", "proportion", "timepoint_months", "ci_lower", "ci_upper", "note"} and frame.columns.get_loc(c) < frame.columns.get_loc("study_id")]
+    rows = []
+    for _, r in frame.iterrows():
+        study = r["level"] == "study"
+        rows.append({
+            **{g: _cell(r[g]) for g in group},
+            "study": r["study_id"] if study else f"POOLED (k={int(r['k'])})" if not pd.isna(r.get("k")) else "POOLED",
+            "events/n": f"{int(r['n_events'])}/{int(r['n_evaluable'])}" if study else f"{int(r['events'])}/{int(r['n'])}" if not pd.isna(r.get("n")) else "",
+            "estimate": _pct(r["proportion"] if study else r.get("estimate")),
+            "95% CI": _interval(r, "ci_lower", "ci_upper"),
+            "95% PI": "" if study else _interval(r, "pi_lower", "pi_upper"),
+            "tau2": "" if study or pd.isna(r.get("tau2")) else f"{r['tau2']:.2f}",
+            "I2": "" if study or pd.isna(r.get("i2")) else f"{r['i2']:.0f}%",
+            "REML (95% CI)": "" if study or pd.isna(r.get("reml_estimate")) else f"{_pct(r['reml_estimate'])} ({_interval(r, 'reml_ci_lower', 'reml_ci_upper')})",
+            "note": _cell(r.get("note")),
+        })
+    out = pd.DataFrame(rows)
+    # Columns that hold one value only (the filtered measure, say) go to the title, not the grid.
+    return out[[c for c in out.columns if c in ("study", "events/n", "estimate", "95% CI") or out[c].nunique() > 1]]

@@ -1,0 +1,188 @@
+"""Proportions of single-arm studies: exact per-study intervals and random-effects pooling.
+
+Two pooled estimates, both on the logit scale, following R's metafor (measure "PLO"):
+
+* :func:`glmm_logit` - binomial-normal generalised linear mixed model fitted by maximum
+  likelihood (``rma.glmm``), the main estimate. It uses the exact binomial likelihood, so
+  studies with 0 % or 100 % events need no continuity correction: the two-step methods are
+  biased in exactly the tiny, all-or-nothing studies this field is made of.
+* :func:`reml_logit` - inverse-variance random effects with the REML estimate of tau^2
+  (``rma``), reported beside it; studies with 0 or all events get 0.5 added to their cells
+  (metafor's ``add=1/2, to="only0"``).
+
+Both report the estimate, its 95 % CI (Wald, normal quantile), tau^2, I^2 (from metafor's
+"typical" within-study variance) and the 95 % prediction interval (mu +- z sqrt(se^2 + tau^2)),
+as metafor's ``predict()`` does by default.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from scipy import optimize, special, stats
+
+Z95 = stats.norm.ppf(0.975)
+
+
+def clopper_pearson(events, total, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Exact (Clopper-Pearson) confidence interval of events/total, vectorized."""
+    k = np.asarray(events, dtype=float)
+    n = np.asarray(total, dtype=float)
+    a = (1 - level) / 2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        lower = np.where(k > 0, stats.beta.ppf(a, k, n - k + 1), 0.0)
+        upper = np.where(k < n, stats.beta.ppf(1 - a, k + 1, n - k), 1.0)
+    return lower, upper
+
+
+def logit_effects(events, total) -> tuple[np.ndarray, np.ndarray]:
+    """Logit proportions and their sampling variances, 0.5 added where a cell is 0 (escalc "PLO")."""
+    k = np.asarray(events, dtype=float)
+    n = np.asarray(total, dtype=float)
+    zero = (k == 0) | (k == n)
+    k_adj = np.where(zero, k + 0.5, k)
+    n_adj = np.where(zero, n + 1.0, n)
+    yi = np.log(k_adj / (n_adj - k_adj))
+    vi = 1 / k_adj + 1 / (n_adj - k_adj)
+    return yi, vi
+
+
+def typical_variance(vi: np.ndarray) -> float:
+    """metafor's 'typical' within-study variance used for I^2."""
+    w = 1 / vi
+    k = len(vi)
+    return (k - 1) * w.sum() / (w.sum() ** 2 - (w**2).sum()) if k > 1 else float(vi[0])
+
+
+@dataclass
+class Pooled:
+    """A pooled proportion (estimate and intervals on the proportion scale; logit values too)."""
+
+    method: str
+    k: int
+    n: int
+    events: int
+    estimate: float
+    ci_lower: float
+    ci_upper: float
+    pi_lower: float
+    pi_upper: float
+    tau2: float
+    i2: float
+    logit: float
+    logit_se: float
+    converged: bool = True
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _finish(method, k, n, mu, se, tau2, vi, converged=True) -> Pooled:
+    s2 = typical_variance(vi)
+    i2 = 100 * tau2 / (tau2 + s2) if len(vi) > 1 and tau2 + s2 > 0 else 0.0
+    ci = (mu - Z95 * se, mu + Z95 * se)
+    half = Z95 * np.sqrt(se**2 + tau2)
+    return Pooled(
+        method=method, k=len(k), n=int(n.sum()), events=int(k.sum()),
+        estimate=float(special.expit(mu)), ci_lower=float(special.expit(ci[0])), ci_upper=float(special.expit(ci[1])),
+        pi_lower=float(special.expit(mu - half)), pi_upper=float(special.expit(mu + half)),
+        tau2=float(tau2), i2=float(i2), logit=float(mu), logit_se=float(se), converged=converged,
+    )
+
+
+def reml_logit(events, total, max_iter: int = 100, tol: float = 1e-10) -> Pooled:
+    """Inverse-variance random-effects pooling on the logit scale, tau^2 by REML (metafor ``rma``)."""
+    k = np.asarray(events, dtype=float)
+    n = np.asarray(total, dtype=float)
+    yi, vi = logit_effects(k, n)
+    if len(yi) == 1:
+        return _finish("REML", k, n, float(yi[0]), float(np.sqrt(vi[0])), 0.0, vi)
+    # Fisher scoring, started from the DerSimonian-Laird estimate, as metafor does.
+    w = 1 / vi
+    mu_fe = (w * yi).sum() / w.sum()
+    q = (w * (yi - mu_fe) ** 2).sum()
+    tau2 = max(0.0, (q - (len(yi) - 1)) / (w.sum() - (w**2).sum() / w.sum()))
+    converged = False
+    for _ in range(max_iter):
+        w = 1 / (vi + tau2)
+        p = np.diag(w) - np.outer(w, w) / w.sum()
+        py = p @ yi
+        adj = (py @ py - np.trace(p)) / np.trace(p @ p)
+        new = max(0.0, tau2 + adj)
+        if abs(new - tau2) < tol:
+            tau2, converged = new, True
+            break
+        tau2 = new
+    w = 1 / (vi + tau2)
+    mu = (w * yi).sum() / w.sum()
+    se = np.sqrt(1 / w.sum())
+    return _finish("REML", k, n, mu, se, tau2, vi, converged)
+
+
+_GH_NODES, _GH_WEIGHTS = np.polynomial.hermite_e.hermegauss(7)  # 7 nodes, as lme4 (nAGQ = 7) in metafor
+
+
+def _marginal_loglik(mu: float, tau: float, k: np.ndarray, n: np.ndarray) -> float:
+    """Binomial-normal log-likelihood, random effect integrated by adaptive Gauss-Hermite."""
+    logcomb = special.gammaln(n + 1) - special.gammaln(k + 1) - special.gammaln(n - k + 1)
+    if tau < 1e-8:
+        eta = mu
+        return float((logcomb + k * eta - n * np.logaddexp(0, eta)).sum())
+    # Mode and curvature of each study's integrand in u (random effect on the standard scale).
+    u = np.zeros_like(k)
+    for _ in range(50):
+        p = special.expit(mu + tau * u)
+        grad = tau * (k - n * p) - u
+        hess = -(tau**2) * n * p * (1 - p) - 1
+        step = grad / hess
+        u = u - step
+        if np.max(np.abs(step)) < 1e-12:
+            break
+    p = special.expit(mu + tau * u)
+    scale = 1 / np.sqrt(tau**2 * n * p * (1 - p) + 1)
+    nodes = u[:, None] + scale[:, None] * _GH_NODES[None, :]
+    eta = mu + tau * nodes
+    log_f = logcomb[:, None] + k[:, None] * eta - n[:, None] * np.logaddexp(0, eta) - nodes**2 / 2 + _GH_NODES[None, :] ** 2 / 2
+    log_int = special.logsumexp(log_f, b=_GH_WEIGHTS[None, :], axis=1) + np.log(scale) - 0.5 * np.log(2 * np.pi)
+    return float(log_int.sum())
+
+
+def glmm_logit(events, total) -> Pooled:
+    """Binomial-normal random-effects model by maximum likelihood (metafor ``rma.glmm``, "PLO")."""
+    k = np.asarray(events, dtype=float)
+    n = np.asarray(total, dtype=float)
+    _, vi = logit_effects(k, n)
+    start_mu = special.logit(np.clip((k.sum() + 0.5) / (n.sum() + 1), 1e-6, 1 - 1e-6))
+    if len(k) == 1:
+        # One study: tau is not identifiable; the model is the binomial likelihood itself.
+        if 0 < k[0] < n[0]:
+            mu = special.logit(k[0] / n[0])
+            return _finish("GLMM", k, n, mu, float(np.sqrt(1 / (n[0] * (k[0] / n[0]) * (1 - k[0] / n[0])))), 0.0, vi)
+        return _finish("GLMM", k, n, float("nan"), float("nan"), 0.0, vi, converged=False)
+
+    def nll(theta):
+        return -_marginal_loglik(theta[0], theta[1], k, n)
+
+    res = optimize.minimize(nll, x0=[start_mu, 0.5], method="L-BFGS-B", bounds=[(-30, 30), (0, 20)])
+    fixed = optimize.minimize_scalar(lambda m: nll([m, 0.0]), bounds=(-30, 30), method="bounded")
+    if fixed.fun <= res.fun + 1e-9:
+        mu, tau = fixed.x, 0.0
+    else:
+        mu, tau = res.x
+    if abs(mu) > 25:  # all studies 0 % or 100 %: the ML estimate is at infinity
+        return _finish("GLMM", k, n, float("nan"), float("nan"), 0.0, vi, converged=False)
+    se = _se_mu(lambda m, t: nll([m, t]), mu, tau)
+    return _finish("GLMM", k, n, mu, se, tau**2, vi, converged=bool(res.success or tau == 0))
+
+
+def _se_mu(f, mu: float, tau: float, h: float = 1e-4) -> float:
+    """Standard error of mu from the numerical Hessian of the negative log-likelihood."""
+    fmm = (f(mu + h, tau) - 2 * f(mu, tau) + f(mu - h, tau)) / h**2
+    if tau <= 1e-6:
+        return float(np.sqrt(1 / fmm))
+    ht = max(h, tau * 1e-3)
+    ftt = (f(mu, tau + ht) - 2 * f(mu, tau) + f(mu, tau - ht)) / ht**2
+    fmt = (f(mu + h, tau + ht) - f(mu + h, tau - ht) - f(mu - h, tau + ht) + f(mu - h, tau - ht)) / (4 * h * ht)
+    cov = np.linalg.inv(np.array([[fmm, fmt], [fmt, ftt]]))
+    return float(np.sqrt(cov[0, 0]))
