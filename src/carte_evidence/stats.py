@@ -130,15 +130,14 @@ def _marginal_loglik(mu: float, tau: float, k: np.ndarray, n: np.ndarray) -> flo
         eta = mu
         return float((logcomb + k * eta - n * np.logaddexp(0, eta)).sum())
     # Mode and curvature of each study's integrand in u (random effect on the standard scale).
+    # The integrand is log-concave in u, so damped Newton converges; a fixed, generous number
+    # of steps keeps the likelihood a smooth function of (mu, tau) for the numerical Hessian.
     u = np.zeros_like(k)
-    for _ in range(50):
+    for _ in range(100):
         p = special.expit(mu + tau * u)
         grad = tau * (k - n * p) - u
         hess = -(tau**2) * n * p * (1 - p) - 1
-        step = grad / hess
-        u = u - step
-        if np.max(np.abs(step)) < 1e-12:
-            break
+        u = u - np.clip(grad / hess, -1.0, 1.0)
     p = special.expit(mu + tau * u)
     scale = 1 / np.sqrt(tau**2 * n * p * (1 - p) + 1)
     nodes = u[:, None] + scale[:, None] * _GH_NODES[None, :]
@@ -173,16 +172,28 @@ def glmm_logit(events, total) -> Pooled:
     if abs(mu) > 25:  # all studies 0 % or 100 %: the ML estimate is at infinity
         return _finish("GLMM", k, n, float("nan"), float("nan"), 0.0, vi, converged=False)
     se = _se_mu(lambda m, t: nll([m, t]), mu, tau)
-    return _finish("GLMM", k, n, mu, se, tau**2, vi, converged=bool(res.success or tau == 0))
+    return _finish("GLMM", k, n, mu, se, tau**2, vi, converged=bool((res.success or tau == 0) and np.isfinite(se)))
 
 
-def _se_mu(f, mu: float, tau: float, h: float = 1e-4) -> float:
-    """Standard error of mu from the numerical Hessian of the negative log-likelihood."""
-    fmm = (f(mu + h, tau) - 2 * f(mu, tau) + f(mu - h, tau)) / h**2
+def _se_mu(f, mu: float, tau: float, h: float = 1e-3) -> float:
+    """Standard error of mu from the numerical Hessian of the negative log-likelihood.
+
+    The Hessian is taken in (mu, log tau), which is better conditioned for large tau; the
+    variance of mu at the optimum does not depend on how tau is parameterised.
+    """
     if tau <= 1e-6:
-        return float(np.sqrt(1 / fmm))
-    ht = max(h, tau * 1e-3)
-    ftt = (f(mu, tau + ht) - 2 * f(mu, tau) + f(mu, tau - ht)) / ht**2
-    fmt = (f(mu + h, tau + ht) - f(mu + h, tau - ht) - f(mu - h, tau + ht) + f(mu - h, tau - ht)) / (4 * h * ht)
-    cov = np.linalg.inv(np.array([[fmm, fmt], [fmt, ftt]]))
-    return float(np.sqrt(cov[0, 0]))
+        fmm = (f(mu + h, 0.0) - 2 * f(mu, 0.0) + f(mu - h, 0.0)) / h**2
+        return float(np.sqrt(1 / fmm)) if fmm > 0 else float("nan")
+
+    def g(m, lt):
+        return f(m, float(np.exp(lt)))
+
+    lt = float(np.log(tau))
+    f0 = g(mu, lt)
+    fmm = (g(mu + h, lt) - 2 * f0 + g(mu - h, lt)) / h**2
+    ftt = (g(mu, lt + h) - 2 * f0 + g(mu, lt - h)) / h**2
+    fmt = (g(mu + h, lt + h) - g(mu + h, lt - h) - g(mu - h, lt + h) + g(mu - h, lt - h)) / (4 * h * h)
+    det = fmm * ftt - fmt**2
+    if fmm <= 0 or det <= 0:
+        return float("nan")
+    return float(np.sqrt(ftt / det))
