@@ -93,7 +93,7 @@ def test_wrong_delimiter_reported_without_cascade(mini):
 def test_missing_required_column(mini):
     path = mini / "data" / "arms.csv"
     lines = path.read_text(encoding="utf-8").splitlines()
-    cut = [",".join(line.split(",")[:5] + line.split(",")[6:]) for line in lines]  # drop n_treated
+    cut = [",".join(line.split(",")[:6] + line.split(",")[7:]) for line in lines]  # drop n_treated
     path.write_text("\n".join(cut) + "\n", encoding="utf-8")
     problems = validate(mini).problems
     assert ("data/arms.csv", 1, "n_treated", "missing-column") in [(p.file, p.line, p.column, p.rule) for p in problems]
