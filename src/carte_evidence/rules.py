@@ -29,6 +29,7 @@ RULES: dict[str, tuple[str, str]] = {
     "continuous-needs-value": ("a continuous measure needs a value", "fill value (and unit, statistic)"),
     "age-range": ("age_min is larger than age_max", "check the range"),
     "formula-prefix": ("text starts with =, +, - or @ and would run as a spreadsheet formula", "rephrase, or put the text in words"),
+    "citable": ("the publication has no DOI, PMID, PMCID, registry id or URL", "give at least one identifier of the source read"),
     "female-le-treated": ("n_female is larger than n_treated", "check the counts"),
 }
 
@@ -110,6 +111,8 @@ def rule_checks(tables: dict[str, pd.DataFrame], descriptor: dict[str, Any], tod
         add("publications", "supersedes", _check("supersedes-same-study", lambda s, f=frame, so=study_of: (s.map(so) == f.loc[s.index, "study_id"]).fillna(True)))
         cyclic = _cycle_members(pd.Series(frame["supersedes"].to_numpy(), index=frame["publication_id"].to_numpy()))
         add("publications", "supersedes", _check("supersedes-cycle", lambda s, f=frame, c=cyclic: ~f.loc[s.index, "publication_id"].isin(c)))
+        ids = frame[["doi", "pmid", "pmcid", "registry_ids", "url"]].notna().any(axis=1)
+        add("publications", "publication_id", _check("citable", lambda s, ok=ids: ok.loc[s.index]))
         add("publications", "year", _check("not-in-future", lambda s, y=today.year: s <= y))
         add("publications", "data_cutoff", _check("not-in-future", lambda s, t=today.isoformat(): s.str.slice(0, 10) <= t[: 10]))
         studies = tables.get("studies")

@@ -30,12 +30,12 @@ GROUP_FIELDS = {
 
 def arm_context(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """Arms with the study, product, disease and primary-publication fields used for grouping."""
-    studies = tables["studies"][["study_id", "design", "country", "indication", "primary_publication_id"]]
+    studies = tables["studies"][["study_id", "design", "country", "indication", "primary_publication_id", "overlap_status"]]
     products = tables["products"][["product_id", "modality", "targets", "cell_source"]]
     diseases = tables["diseases"][["disease_id", "disease_area"]]
     pubs = tables["publications"][["publication_id", "year"]].rename(columns={"publication_id": "primary_publication_id"})
     return (
-        tables["arms"][["arm_id", "study_id", "product_id", "disease_id", "n_treated"]]
+        tables["arms"][["arm_id", "study_id", "product_id", "disease_id", "arm_scope", "n_treated"]]
         .merge(studies, on="study_id", how="left")
         .merge(products, on="product_id", how="left")
         .merge(diseases, on="disease_id", how="left")
@@ -53,12 +53,20 @@ def counts(tables: dict[str, pd.DataFrame], by: str = "disease") -> pd.DataFrame
     """Publications, studies and unique patients per value of ``by`` (overlap-resolved).
 
     Patients are the sum of the arms' n_treated, read from each study's primary publication;
-    a study with arms in two diseases counts its patients once in each disease.
+    a study with arms in two diseases counts its patients once in each disease. Only disjoint
+    arms count (not 'pooled' or 'subgroup' arms), and a study that is a pooled re-report of
+    other studies adds publications but no patients.
     """
     column = GROUP_FIELDS[by]
-    arms = _explode(arm_context(tables), column)
+    arms = arm_context(tables)
+    arms = arms[arms["arm_scope"].isna()]
+    if by != "indication":  # oncologic-indication cohorts are kept apart (see --by indication)
+        arms = arms[(arms["indication"] != "oncologic").fillna(True)]
+    arms.loc[arms["overlap_status"] == "pooled_report", "n_treated"] = 0
+    arms = _explode(arms, column)
     arms[column] = arms[column].astype("string").fillna("(unknown)")
     pubs = tables["publications"][["publication_id", "study_id"]]
+    pubs = pubs[pubs["study_id"].isin(arms["study_id"])]
     study_groups = arms[["study_id", column]].drop_duplicates()
     pub_counts = study_groups.merge(pubs, on="study_id").groupby(column)["publication_id"].nunique()
     out = arms.groupby(column).agg(studies=("study_id", "nunique"), arms=("arm_id", "nunique"), patients=("n_treated", "sum"))
@@ -92,7 +100,12 @@ def analysis_rows(tables: dict[str, pd.DataFrame], kind: str = "outcome") -> pd.
         keys = ["event", "grade"]
     ctx = arm_context(tables)
     rows = rows.merge(ctx, on="arm_id", how="left")
-    rows = rows[rows["indication"] != "oncologic"]
+    rows = rows[(rows["indication"] != "oncologic") & (rows["overlap_status"] != "pooled_report").fillna(True)]
+    rows = rows[(rows["arm_scope"] != "subgroup").fillna(True)]
+    # A whole-cohort ('pooled') arm stands in only where the study gives no per-arm numbers.
+    per_arm = rows.loc[rows["arm_scope"].isna(), ["study_id", *keys]].drop_duplicates().assign(_has=True)
+    rows = rows.merge(per_arm, on=["study_id", *keys], how="left")
+    rows = rows[rows["arm_scope"].isna() | rows["_has"].isna()].drop(columns="_has")
     group = ["study_id", "disease_id", "targets", *keys]
     agg = {"n_events": ("n_events", "sum"), "n_evaluable": ("n_evaluable", "sum"), "publication_id": ("publication_id", "first")}
     if "timepoint_months" in rows:
