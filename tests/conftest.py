@@ -10,7 +10,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 REAL = ROOT / "datapackage"
 MINI = Path(__file__).parent / "fixtures" / "mini"
-VOCABULARIES = ("diseases", "measures", "events")
+VOCABULARIES = ("diseases", "measures", "events", "registries")
 
 
 def make_package(dest: Path, tables: Path = MINI) -> Path:

@@ -30,6 +30,8 @@ RULES: dict[str, tuple[str, str]] = {
     "age-range": ("age_min is larger than age_max", "check the range"),
     "formula-prefix": ("text starts with =, +, - or @ and would run as a spreadsheet formula", "rephrase, or put the text in words"),
     "citable": ("the publication has no DOI, PMID, PMCID, registry id or URL", "give at least one identifier of the source read"),
+    "registry-format": ("the identifier does not have the form of its registry ({ref})", "write the id exactly as the registry does"),
+    "list-foreign-key": ("an item of the list is not a {ref}", "use ids of that table, separated by single spaces"),
     "female-le-treated": ("n_female is larger than n_treated", "check the counts"),
 }
 
@@ -137,6 +139,19 @@ def rule_checks(tables: dict[str, pd.DataFrame], descriptor: dict[str, Any], tod
             add(table, "n_evaluable", _check("evaluable-le-treated", lambda s, f=t, tr=treated: ~(s > f.loc[s.index, "arm_id"].map(tr).astype("Float64")).fillna(False)))
             if pubs is not None:
                 add(table, "publication_id", _check("publication-of-study", lambda s, f=t, so=study_of, ast=arm_study: (s.map(so) == f.loc[s.index, "arm_id"].map(ast)).fillna(True)))
+
+    trials, registries = tables.get("trials"), tables.get("registries")
+    if trials is not None and registries is not None and "registries" not in unreadable:
+        pattern = _lookup(registries, "registry", "id_pattern")
+        ok = pd.Series(True, index=trials.index)
+        for registry, rx in pattern.items():  # one vectorized match per registry
+            mask = (trials["registry"] == registry).fillna(False)
+            ok[mask] = trials.loc[mask, "trial_id"].str.fullmatch(rx).fillna(False)
+        add("trials", "trial_id", _check("registry-format", lambda s, o=ok: o.loc[s.index], ref="registries.id_pattern"))
+    diseases = tables.get("diseases")
+    if trials is not None and diseases is not None and "diseases" not in unreadable:
+        known = set(diseases["disease_id"].dropna())
+        add("trials", "disease_ids", _check("list-foreign-key", lambda s, k=known: s.str.split(" ").explode().isin(k).groupby(level=0).all(), ref="diseases.disease_id"))
 
     outcomes, measures = tables.get("outcomes"), tables.get("measures")
     if outcomes is not None and measures is not None and "measures" not in unreadable:

@@ -171,6 +171,7 @@ def summarize(
     disease: str | None = None,
     target: str | None = None,
     tables: dict[str, pd.DataFrame] | None = None,
+    trials: bool = False,
 ) -> pd.DataFrame:
     """What `carte summary` shows, as a DataFrame.
 
@@ -178,11 +179,22 @@ def summarize(
     ``by`` field (default disease). With ``measure`` (an outcome measure id) or ``event`` (an
     adverse-event id): one row per study (``level = study``: events, evaluable, exact 95 % CI)
     followed by the pooled rows (``level = pooled``) by ``by`` (default disease and target).
-    ``disease`` and ``target`` filter the studies.
+    ``disease`` and ``target`` filter the studies. With ``trials``: registered trials counted
+    by the first ``by`` field (also phase, status, sponsor_type, start_year).
     """
     from .package import load
 
     tables = tables if tables is not None else load(path)
+    if trials:
+        from .landscape import TRIAL_FIELDS, trial_counts
+
+        field = (by or ["disease"])[0]
+        if field not in TRIAL_FIELDS:
+            raise ValueError(f"trials cannot be counted by {field!r}; choose from {', '.join(TRIAL_FIELDS)}")
+        return trial_counts(tables, field)
+    for b in by or []:
+        if b not in GROUP_FIELDS:
+            raise ValueError(f"cannot group by {b!r}; choose from {', '.join(GROUP_FIELDS)}")
     if measure is None and event is None:
         result = counts(tables, (by or ["disease"])[0])
         if disease:

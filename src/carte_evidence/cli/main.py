@@ -9,6 +9,8 @@ from __future__ import annotations
 import typer
 
 from .build import build
+from .coverage import coverage
+from .trials import trials
 from .summary import summary
 from .validate import validate
 
@@ -22,3 +24,5 @@ app = typer.Typer(
 app.command("validate")(validate)
 app.command("build")(build)
 app.command("summary")(summary)
+app.command("coverage")(coverage)
+app.command("trials")(trials)

@@ -1,0 +1,45 @@
+"""`carte trials`"""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from .common import PathArg, fail_with_problems
+from .output import Format, FormatOption, OutOption, emit
+
+
+class Results(str, Enum):
+    all = "all"
+    published = "published"
+    unpublished = "unpublished"
+
+
+def trials(
+    path: Optional[Path] = PathArg,
+    results: Results = typer.Option(Results.all, "--results", help="all, published (a study here reports it) or unpublished."),
+    disease: Optional[str] = typer.Option(None, "--disease", help="Only trials of this disease id."),
+    format: Format = FormatOption,
+    out: Optional[Path] = OutOption,
+) -> None:
+    """Registered trials, with the studies here that report their results."""
+    from ..landscape import trials_with_links
+    from ..package import load
+    from ..problems import ValidationError
+
+    try:
+        frame = trials_with_links(load(path))
+    except ValidationError as err:
+        fail_with_problems(err.problems)
+    if results is Results.published:
+        frame = frame[frame["has_results"]]
+    elif results is Results.unpublished:
+        frame = frame[~frame["has_results"]]
+    if disease:
+        frame = frame[frame["disease_ids"].str.split(" ").map(lambda ids: disease in ids, na_action="ignore").fillna(False).astype(bool)]
+    if format is Format.table and out is None:
+        frame = frame[["trial_id", "phase", "status", "disease_ids", "targets", "product_id", "study_ids"]]
+    emit(frame.reset_index(drop=True), format, out, title=f"trials ({results.value})")
