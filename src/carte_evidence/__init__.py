@@ -18,6 +18,8 @@ _EXPORTS = {
     "load": "carte_evidence.package",
     "validate": "carte_evidence.validation",
     "build": "carte_evidence.builder",
+    "grade": "carte_evidence.grading",
+    "summarize": "carte_evidence.summary",
     "Problem": "carte_evidence.problems",
     "ValidationError": "carte_evidence.problems",
 }

@@ -12,9 +12,10 @@ from .schema import derived_resource
 
 def derived_tables(tables) -> dict:
     """Every derived table of a release, by resource name."""
+    from .grading import grade
     from .tables import arms_wide
 
-    return {"arms_wide": arms_wide(tables)}
+    return {"arms_wide": arms_wide(tables), **grade(tables=tables)}
 
 
 def build(path: str | Path | None = None, out: str | Path = "dist") -> Path:

@@ -10,6 +10,7 @@ import typer
 
 from .build import build
 from .coverage import coverage
+from .grade import grade
 from .trials import trials
 from .summary import summary
 from .validate import validate
@@ -26,3 +27,4 @@ app.command("build")(build)
 app.command("summary")(summary)
 app.command("coverage")(coverage)
 app.command("trials")(trials)
+app.command("grade")(grade)

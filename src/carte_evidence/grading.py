@@ -1,0 +1,251 @@
+"""Study grades from the rubric in schemas/grading.yaml, and GRADE certainty per body of evidence.
+
+Code computes *facts* about each study (its design, size, follow-up, ...); the rubric, which is
+data, turns facts into points and points into a grade. Nothing here knows a point value.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from .paths import schemas_dir
+from .tables import primary_rows
+
+
+def load_rubric(path: str | Path | None = None) -> dict[str, Any]:
+    """The grading rubric (default: schemas/grading.yaml)."""
+    return yaml.safe_load(Path(path or schemas_dir() / "grading.yaml").read_text(encoding="utf-8"))
+
+
+# ---- facts ------------------------------------------------------------------------------------
+
+def _publication_status(pubs: pd.DataFrame) -> pd.Series:
+    kind = pubs["publication_type"]
+    peer = pubs["peer_reviewed"].fillna(False).astype(bool)
+    status = pd.Series("abstract or preprint", index=pubs.index, dtype="string")
+    status[kind.isin(["press release", "news report"]).fillna(False)] = "press release or news"
+    status[(kind == "full article").fillna(False) & peer] = "peer-reviewed article"
+    status[kind.isin(["letter", "research letter", "case report"]).fillna(False) & peer] = "peer-reviewed letter or case report"
+    status[kind.isna()] = pd.NA
+    return status
+
+
+def study_facts(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """One row per study: the facts the rubric scores (unknown facts are <NA>)."""
+    studies = tables["studies"].set_index("study_id")
+    arms = tables["arms"]
+    disjoint = arms[arms["arm_scope"].isna()]
+    facts = pd.DataFrame(index=studies.index)
+    facts["design"] = studies["design"]
+    facts["n_treated"] = disjoint.groupby("study_id")["n_treated"].sum(min_count=1).reindex(facts.index)
+    follow = arms.groupby("study_id")["followup_months_median"].max().reindex(facts.index)
+    outcomes = primary_rows(tables["outcomes"], tables).merge(arms[["arm_id", "study_id"]], on="arm_id")
+    last_timepoint = outcomes.groupby("study_id")["timepoint_months"].max().reindex(facts.index)
+    facts["followup_months"] = follow.fillna(last_timepoint)
+    validated = tables["measures"].set_index("measure_id")["validated"].fillna(False)
+    has_valid = outcomes.assign(v=outcomes["measure"].map(validated).fillna(False).astype(bool)).groupby("study_id")["v"].any()
+    facts["outcome_ascertainment"] = pd.Series("no outcome", index=facts.index, dtype="string")
+    facts.loc[facts.index.isin(outcomes["study_id"]), "outcome_ascertainment"] = "other outcome"
+    facts.loc[has_valid[has_valid].index, "outcome_ascertainment"] = "validated instrument"
+    ae = primary_rows(tables["adverse_events"], tables).merge(arms[["arm_id", "study_id"]], on="arm_id")
+    ae = ae[ae["n_evaluable"].notna()]
+    graded = ae[ae["event"].isin(["crs", "icans"]) & ae["grading_system"].notna()].groupby("study_id")["event"].nunique()
+    facts["safety_reporting"] = pd.Series("none", index=facts.index, dtype="string")
+    facts.loc[facts.index.isin(ae["study_id"]), "safety_reporting"] = "counts with denominators"
+    facts.loc[graded[graded == 2].index, "safety_reporting"] = "graded with denominators"
+    pubs = tables["publications"].set_index("publication_id")
+    status = _publication_status(pubs)
+    facts["publication_status"] = studies["primary_publication_id"].map(status)
+    facts["registration"] = studies["registry_id"].notna().map({True: "registered", False: "not registered"})
+    facts["consecutive_enrolment"] = studies["consecutive_enrolment"].fillna(False).astype(bool).map({True: "stated", False: "not stated"})
+    return facts
+
+
+def _points(fact: pd.Series, domain: dict[str, Any]) -> pd.Series:
+    """Points of a domain, vectorized; unknown facts score 0."""
+    if "map" in domain:
+        return fact.map(domain["map"]).fillna(0).astype(int)
+    values = pd.to_numeric(fact, errors="coerce").to_numpy(dtype=float)
+    points = np.zeros(len(values), dtype=int)
+    for rule in sorted(domain["thresholds"], key=lambda r: r["min"]):
+        points = np.where(values >= rule["min"], rule["points"], points)  # NaN >= x is False
+    return pd.Series(points, index=fact.index)
+
+
+def _max_points(domain: dict[str, Any]) -> int:
+    return max(domain["map"].values()) if "map" in domain else max(r["points"] for r in domain["thresholds"])
+
+
+def _flags(tables: dict[str, pd.DataFrame]) -> pd.Series:
+    studies = tables["studies"].set_index("study_id")
+    flags = pd.Series("", index=studies.index, dtype="string")
+    pooled = studies["overlap_status"] == "pooled_report"
+    possible = studies["overlap_status"] == "possible"
+    flags[pooled.fillna(False)] = "pooled re-report of other studies: not counted"
+    flags[possible.fillna(False)] = "possible patient overlap with: " + studies.loc[possible.fillna(False), "overlaps_with"].fillna("")
+    superseded = tables["publications"].dropna(subset=["supersedes"]).groupby("study_id")["supersedes"].count()
+    extra = superseded.reindex(flags.index).fillna(0).astype(int)
+    note = extra.map(lambda n: f"{n} earlier report(s) superseded" if n else "")
+    secondary = pd.concat([tables["outcomes"], tables["adverse_events"]])
+    secondary = secondary[secondary["value_source"] == "secondary_source"].merge(tables["arms"][["arm_id", "study_id"]], on="arm_id")
+    sec = flags.index.isin(secondary["study_id"])
+    parts = pd.DataFrame({"a": flags, "b": note, "c": pd.Series(np.where(sec, "some numbers only from secondary sources", ""), index=flags.index)})
+    return parts.apply(lambda r: "; ".join(x for x in r if x), axis=1).astype("string")
+
+
+def study_grades(tables: dict[str, pd.DataFrame], rubric: dict[str, Any] | None = None) -> pd.DataFrame:
+    """Points per domain, total, grade and flags for every study."""
+    rubric = rubric or load_rubric()
+    spec = rubric["study"]
+    facts = study_facts(tables)
+    out = pd.DataFrame(index=facts.index)
+    out["rubric_version"] = str(rubric["version"])
+    missing = pd.Series([[] for _ in range(len(facts))], index=facts.index)
+    for name, domain in spec["domains"].items():
+        fact = facts[domain["fact"]]
+        out[f"points_{name}"] = _points(fact, domain)
+        missing = missing + fact.isna().map(lambda m, n=domain["fact"]: [n] if m else [])
+    point_cols = [c for c in out.columns if c.startswith("points_")]
+    out["total_points"] = out[point_cols].sum(axis=1).astype(int)
+    out["max_points"] = sum(_max_points(d) for d in spec["domains"].values())
+    bands = sorted(spec["grades"], key=lambda g: g["min_points"])
+    grade = pd.Series(bands[0]["grade"], index=out.index)
+    for band in bands:
+        grade[out["total_points"] >= band["min_points"]] = band["grade"]
+    out["study_grade"] = grade
+    out["missing_facts"] = missing.map(" ".join).replace("", pd.NA)
+    out["flags"] = _flags(tables).reindex(out.index).replace("", pd.NA)
+    return out.reset_index().rename(columns={"index": "study_id"})
+
+
+def explain(tables: dict[str, pd.DataFrame], study_id: str, rubric: dict[str, Any] | None = None) -> list[str]:
+    """The grade of one study in plain words: each fact, its points, and what was missing."""
+    rubric = rubric or load_rubric()
+    facts = study_facts(tables)
+    if study_id not in facts.index:
+        raise KeyError(f"no study {study_id!r}")
+    grades = study_grades(tables, rubric).set_index("study_id").loc[study_id]
+    lines = [f"{study_id}: grade {grades['study_grade']} ({grades['total_points']} of {grades['max_points']} points; rubric {rubric['version']})"]
+    for name, domain in rubric["study"]["domains"].items():
+        value = facts.loc[study_id, domain["fact"]]
+        points, top = int(grades[f"points_{name}"]), _max_points(domain)
+        shown = "unknown (missing in the data, scores 0)" if pd.isna(value) else f"{value:g}" if isinstance(value, float) else str(value)
+        lines.append(f"  {name}: {domain['fact']} = {shown} -> {points} of {top} points  [{domain['framework']}]")
+    if isinstance(grades["flags"], str):
+        lines.append(f"  flags: {grades['flags']}")
+    return lines
+
+
+# ---- GRADE certainty of bodies of evidence -------------------------------------------------------
+
+def _rate(level: int, reason: str) -> str:
+    return {0: "not serious", -1: "serious", -2: "very serious", 1: "rated up"}[level] + (f": {reason}" if reason else "")
+
+
+def evidence_certainty(tables: dict[str, pd.DataFrame], rubric: dict[str, Any] | None = None) -> pd.DataFrame:
+    """GRADE certainty for each disease x target x outcome and disease x target x adverse event.
+
+    Pooled numbers come from :mod:`carte_evidence.summary` (the same rows and the same GLMM as
+    `carte summary`); every rating carries its reason in words.
+    """
+    from .summary import analysis_rows, pool
+
+    rubric = rubric or load_rubric()
+    rules = rubric["evidence"]
+    grades = study_grades(tables, rubric).set_index("study_id")["study_grade"]
+    designs = tables["studies"].set_index("study_id")["design"]
+    pubs = tables["publications"].set_index("publication_id")["publication_type"]
+    measures = tables["measures"].set_index("measure_id")
+    levels = rules["levels"]
+    results = []
+    for kind in ("outcome", "adverse_event"):
+        rows = analysis_rows(tables, "outcome" if kind == "outcome" else "ae")
+        keys = ["measure"] if kind == "outcome" else ["event", "grade"]
+        rows = rows[rows["n_evaluable"] > 0]
+        for values, sub in rows.groupby(["disease_id", "targets", *keys], dropna=False, sort=True):
+            disease, target, *rest = values
+            pooled = pool(sub)
+            n = int(sub["n_evaluable"].sum())
+            randomized = sub["study_id"].map(designs).eq("randomized").any()
+            start = rules["start"]["randomized" if randomized else "other"]
+            score = levels.index(start)
+            ratings = {}
+            # Risk of bias: patients from low-grade studies.
+            g = sub["study_id"].map(grades)
+            share_low = sub.loc[g.isin(rules["risk_of_bias"]["low_grades"]), "n_evaluable"].sum() / n
+            share_d = sub.loc[g == rules["risk_of_bias"]["very_serious_grade"], "n_evaluable"].sum() / n
+            rob = -2 if share_d >= rules["risk_of_bias"]["serious_share"] else -1 if share_low >= rules["risk_of_bias"]["serious_share"] else 0
+            ratings["risk_of_bias"] = (rob, f"{share_low:.0%} of patients from studies graded {'/'.join(rules['risk_of_bias']['low_grades'])} ({share_d:.0%} from grade {rules['risk_of_bias']['very_serious_grade']})")
+            # Imprecision: width of the 95% CI and total patients.
+            width = pooled.get("ci_upper", np.nan) - pooled.get("ci_lower", np.nan)
+            imp = rules["imprecision"]
+            if not np.isfinite(width) or width > imp["very_serious_ci_width"] or n < imp["very_serious_min_patients"]:
+                ratings["imprecision"] = (-2, f"{n} patients; 95% CI width {width:.2f}" if np.isfinite(width) else f"{n} patients; no finite CI")
+            elif width > imp["serious_ci_width"] or n < imp["serious_min_patients"]:
+                ratings["imprecision"] = (-1, f"{n} patients; 95% CI width {width:.2f}")
+            else:
+                ratings["imprecision"] = (0, f"{n} patients; 95% CI width {width:.2f}")
+            # Inconsistency: I2 and non-overlapping study intervals.
+            i2 = pooled.get("i2", np.nan)
+            disjoint = len(sub) > 1 and sub["ci_lower"].max() > sub["ci_upper"].min()
+            inc = rules["inconsistency"]
+            if len(sub) < 2:
+                ratings["inconsistency"] = (0, "one study: not assessable")
+            elif i2 >= inc["very_serious_i2"]:
+                ratings["inconsistency"] = (-2, f"I2 {i2:.0f}%")
+            elif i2 >= inc["serious_i2"] or disjoint:
+                ratings["inconsistency"] = (-1, f"I2 {i2:.0f}%" + ("; study CIs do not all overlap" if disjoint else ""))
+            else:
+                ratings["inconsistency"] = (0, f"I2 {i2:.0f}%")
+            # Indirectness: surrogate end point or mixed-disease population.
+            ind = rules["indirectness"]
+            reasons = []
+            if kind == "outcome" and rest[0] in ind["surrogate_measures"]:
+                reasons.append("surrogate end point")
+            if disease in ind["mixed_diseases"]:
+                reasons.append("mixed-disease population")
+            ratings["indirectness"] = (-1 if reasons else 0, "; ".join(reasons) or "direct")
+            # Publication bias: only small studies, or only abstracts and releases.
+            pb = rules["publication_bias"]
+            small = (sub["n_evaluable"] < pb["small_study_patients"]).all()
+            weak = sub["publication_id"].map(pubs).isin(pb["weak_publication_types"]).all()
+            why = [w for w, hit in ((f"all studies under {pb['small_study_patients']} patients", small), ("only abstracts or company releases", weak)) if hit]
+            ratings["publication_bias"] = (-1 if why else 0, "; ".join(why) or "undetected")
+            # Large effect: a good outcome whose pooled lower bound is high, without serious risk of bias.
+            good = kind == "outcome" and rest[0] in measures.index and measures.loc[rest[0], "higher_is_better"] is True
+            big = good and rob == 0 and pooled.get("ci_lower", 0) >= rules["large_effect"]["min_ci_lower"]
+            ratings["large_effect"] = (1 if big else 0, f"pooled lower bound {pooled.get('ci_lower', np.nan):.2f}" if big else "")
+            score += sum(min(r[0], 0) for name, r in ratings.items() if name != "large_effect") + ratings["large_effect"][0]
+            certainty = levels[int(np.clip(score, 0, len(levels) - 1))]
+            measure = rest[0] if kind == "outcome" else pd.NA
+            event, grade = (pd.NA, pd.NA) if kind == "outcome" else rest
+            analysis_id = f"{disease}|{target}|{measure if kind == 'outcome' else f'{event}[{grade}]'}"
+            results.append({
+                "analysis_id": analysis_id, "disease_id": disease, "target": target, "kind": kind,
+                "measure": measure, "event": event, "grade": grade,
+                "k": pooled.get("k"), "n": pooled.get("n"), "events": pooled.get("events"),
+                "estimate": pooled.get("estimate"), "ci_lower": pooled.get("ci_lower"), "ci_upper": pooled.get("ci_upper"), "i2": pooled.get("i2"),
+                "starting_level": start,
+                **{name: (_rate(r[0], r[1]) if name != "large_effect" else ("rated up: " + r[1] if r[0] else "none")) for name, r in ratings.items()},
+                "certainty": certainty, "rubric_version": str(rubric["version"]),
+            })
+    return pd.DataFrame(results)
+
+
+def grade(path=None, tables: dict[str, pd.DataFrame] | None = None, rubric: str | Path | dict | None = None) -> dict[str, pd.DataFrame]:
+    """Study grades and GRADE certainty: ``{"study_grades": ..., "evidence_certainty": ...}``."""
+    from .package import load
+
+    tables = tables if tables is not None else load(path)
+    rubric = rubric if isinstance(rubric, dict) else load_rubric(rubric)
+    from .tables import conform
+
+    return {
+        "study_grades": conform(study_grades(tables, rubric), "study_grades"),
+        "evidence_certainty": conform(evidence_certainty(tables, rubric), "evidence_certainty"),
+    }
