@@ -18,11 +18,13 @@ def derived_tables(tables) -> dict:
     return {"arms_wide": arms_wide(tables), **grade(tables=tables)}
 
 
-def build(path: str | Path | None = None, out: str | Path = "dist") -> Path:
+def build(path: str | Path | None = None, out: str | Path = "dist", figures: bool = True) -> Path:
     """Validate the package at ``path`` and write the release folder ``out``.
 
-    The folder holds datapackage.json, the source CSVs (byte for byte) under ``data/`` and the
-    derived tables under ``derived/``, declared as resources. Raises
+    The folder holds datapackage.json, the source CSVs (byte for byte) under ``data/``, the
+    derived tables under ``derived/`` (declared as resources: arms_wide, study_grades,
+    evidence_certainty), the standard summary tables under ``tables/`` (CSV and Markdown) and,
+    with ``figures``, the forest plots, evidence map and trials timeline under ``figures/``. Raises
     :class:`~carte_evidence.problems.ValidationError` when the package is invalid; on any
     failure nothing is written and a previous ``out`` is left untouched. Returns the folder.
     """
@@ -47,4 +49,11 @@ def build(path: str | Path | None = None, out: str | Path = "dist") -> Path:
             resources.append(res)
         descriptor["resources"] = resources
         write_json(descriptor, tmp / "datapackage.json")
+        from .reports import write_figures, write_tables
+
+        (tmp / "tables").mkdir()
+        write_tables(report.tables, tmp / "tables")
+        if figures:
+            (tmp / "figures").mkdir()
+            write_figures(report.tables, tmp / "figures")
     return out

@@ -13,6 +13,7 @@ from .coverage import coverage
 from .grade import grade
 from .trials import trials
 from .summary import summary
+from .tables import tables
 from .validate import validate
 
 app = typer.Typer(
@@ -28,3 +29,4 @@ app.command("summary")(summary)
 app.command("coverage")(coverage)
 app.command("trials")(trials)
 app.command("grade")(grade)
+app.command("tables")(tables)
