@@ -6,24 +6,19 @@ With --check, exit 1 (and say so) when the committed file is out of date.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from carte_evidence.schema import datapackage_descriptor  # noqa: E402
+from carte_evidence.schema import render_datapackage  # noqa: E402
 
 TARGET = ROOT / "datapackage" / "datapackage.json"
 
 
-def render() -> str:
-    return json.dumps(datapackage_descriptor(ROOT / "schemas"), indent=2, ensure_ascii=False) + "\n"
-
-
 if __name__ == "__main__":
-    text = render()
+    text = render_datapackage(ROOT / "schemas")
     if "--check" in sys.argv:
         if TARGET.read_text(encoding="utf-8") != text:
             print(f"{TARGET} is out of date: run `python scripts/generate_datapackage.py`")

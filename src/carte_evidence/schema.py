@@ -27,8 +27,13 @@ TRUE_VALUES = ("true", "True", "TRUE", "1")
 FALSE_VALUES = ("false", "False", "FALSE", "0")
 
 
-@lru_cache(maxsize=None)
 def _read_yaml(path: str) -> dict[str, Any]:
+    p = Path(path)
+    return _read_yaml_cached(str(p), p.stat().st_mtime_ns)
+
+
+@lru_cache(maxsize=None)
+def _read_yaml_cached(path: str, mtime: int) -> dict[str, Any]:
     return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
 
 
@@ -106,6 +111,13 @@ def datapackage_descriptor(directory: Path | None = None) -> dict[str, Any]:
         for name, res in meta["resources"].items()
     ]
     return descriptor
+
+
+def render_datapackage(directory: Path | None = None) -> str:
+    """The canonical text of datapackage.json generated from the schema files."""
+    import json
+
+    return json.dumps(datapackage_descriptor(directory), indent=2, ensure_ascii=False) + "\n"
 
 
 def derived_resource(name: str, directory: Path | None = None) -> dict[str, Any]:

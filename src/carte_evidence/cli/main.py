@@ -10,6 +10,9 @@ import typer
 
 from .build import build
 from .coverage import coverage
+from .diff import diff
+from .fmt import fmt
+from .release import release
 from .grade import grade
 from .trials import trials
 from .summary import summary
@@ -30,3 +33,6 @@ app.command("coverage")(coverage)
 app.command("trials")(trials)
 app.command("grade")(grade)
 app.command("tables")(tables)
+app.command("fmt")(fmt)
+app.command("diff")(diff)
+app.command("release")(release)
