@@ -11,6 +11,7 @@ import typer
 from .build import build
 from .coverage import coverage
 from .diff import diff
+from .export import export
 from .fmt import fmt
 from .release import release
 from .grade import grade
@@ -36,3 +37,4 @@ app.command("tables")(tables)
 app.command("fmt")(fmt)
 app.command("diff")(diff)
 app.command("release")(release)
+app.command("export")(export)
