@@ -128,3 +128,29 @@ def test_release_refuses_an_invalid_tree(tmp_path):
     assert result.exit_code == 1
     assert (repo / "schemas" / "resources.yaml").read_text() == before
     assert not (repo / "dist").exists() and not (repo / "CHANGELOG.md").exists()
+
+
+def test_new_scaffolds_a_valid_study(mini):
+    from carte_evidence import validate
+
+    args = ["new", str(mini), "--name", "CD19 CAR-T in SLE, Test Hospital", "--design", "case report", "--disease", "sle",
+            "--product", "prod-a", "--first-author", "Müller", "--year", "2025", "--title", "A case", "--publication-type", "case report",
+            "--peer-reviewed", "--url", "https://example.org/case", "--journal", "Test J", "--n-treated", "1", "--quote", "One patient."]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "added study cd19-car-t-in-sle-test-hospital, publication muller-2025-test-j" in result.output
+    report = validate(mini)
+    assert report.valid
+    assert "cd19-car-t-in-sle-test-hospital.sle" in set(report.tables["arms"]["arm_id"])
+    # the same study again gets fresh ids
+    again = runner.invoke(app, args)
+    assert "cd19-car-t-in-sle-test-hospital-2" in again.output and "muller-2025-test-j-2" in again.output
+
+
+def test_new_writes_nothing_when_invalid(mini):
+    before = {p: p.read_bytes() for p in (mini / "data").iterdir()}
+    result = runner.invoke(app, ["new", str(mini), "--name", "X", "--design", "case-report", "--disease", "sle", "--product", "nope",
+                                 "--first-author", "A", "--year", "2025", "--title", "T", "--publication-type", "case report",
+                                 "--no-peer-reviewed", "--url", "https://example.org/x"])
+    assert result.exit_code == 1 and "nothing was written" in result.output
+    assert {p: p.read_bytes() for p in (mini / "data").iterdir()} == before

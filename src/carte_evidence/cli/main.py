@@ -15,6 +15,7 @@ from .export import export
 from .fmt import fmt
 from .release import release
 from .grade import grade
+from .new import new
 from .trials import trials
 from .summary import summary
 from .tables import tables
@@ -38,3 +39,4 @@ app.command("fmt")(fmt)
 app.command("diff")(diff)
 app.command("release")(release)
 app.command("export")(export)
+app.command("new")(new)

@@ -1,0 +1,85 @@
+"""`carte new`: the rows of a new study (study, first publication, one arm), with fresh ids,
+validated before anything is written."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+from .paths import resolve_package
+
+
+def slug(text: str) -> str:
+    """Lower-case id slug: letters, digits and single hyphens."""
+    import unicodedata
+
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"-+", "-", re.sub(r"[^a-z0-9]+", "-", ascii_text.lower())).strip("-")
+
+
+def _existing(file: Path, column: str) -> set[str]:
+    with open(file, encoding="utf-8", newline="") as handle:
+        return {row[column] for row in csv.DictReader(handle)}
+
+
+def _fresh(base: str, taken: set[str]) -> str:
+    candidate, n = base, 2
+    while candidate in taken:
+        candidate, n = f"{base}-{n}", n + 1
+    return candidate
+
+
+def _append(file: Path, row: dict) -> None:
+    with open(file, encoding="utf-8", newline="") as handle:
+        header = next(csv.reader(handle))
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerow([row.get(h, "") for h in header])
+    with open(file, "a", encoding="utf-8", newline="") as handle:
+        handle.write(out.getvalue())
+
+
+def new_study(path=None, *, name: str, design: str, disease_id: str, product_id: str, first_author: str, year: int,
+              title: str, publication_type: str, peer_reviewed: bool, url: str, journal: str = "", doi: str = "",
+              pmid: str = "", n_treated: int | None = None, country: str = "", registry_id: str = "",
+              indication: str = "autoimmune", locator: str = "abstract", quote: str = "", study_id: str | None = None):
+    """Add a study with its first publication and one arm; returns ``(ids, problems)``.
+
+    The rows are added to a temporary copy of the package and validated there; the source files
+    are only changed (then put in canonical form) when the copy is valid.
+    """
+    from .fmt import fmt
+    from .validation import validate
+
+    package = resolve_package(path)
+    data = package.parent / "data"
+    study_id = _fresh(study_id or slug(name), _existing(data / "studies.csv", "study_id"))
+    publication_id = _fresh(slug(f"{first_author}-{year}-{journal or publication_type}"), _existing(data / "publications.csv", "publication_id"))
+    arm_id = _fresh(f"{study_id}.{disease_id}", _existing(data / "arms.csv", "arm_id"))
+    rows = {
+        "studies": {"study_id": study_id, "name": name, "design": design, "indication": indication, "country": country,
+                    "registry_id": registry_id, "primary_publication_id": publication_id},
+        "publications": {"publication_id": publication_id, "study_id": study_id, "doi": doi, "pmid": pmid, "first_author": first_author,
+                         "year": str(year), "journal": journal, "title": title, "publication_type": publication_type,
+                         "peer_reviewed": "true" if peer_reviewed else "false", "url": url},
+        "arms": {"arm_id": arm_id, "study_id": study_id, "product_id": product_id, "disease_id": disease_id,
+                 "n_treated": "" if n_treated is None else str(n_treated), "publication_id": publication_id, "locator": locator, "quote": quote},
+    }
+    ids = {"study_id": study_id, "publication_id": publication_id, "arm_id": arm_id}
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / "pkg"
+        shutil.copytree(package.parent, copy)
+        for table, row in rows.items():
+            _append(copy / "data" / f"{table}.csv", row)
+        report = validate(copy / package.name)
+        if not report.valid:
+            return ids, report.problems
+        for table in rows:
+            shutil.copyfile(copy / "data" / f"{table}.csv", data / f".{table}.csv.new")
+        for table in rows:
+            (data / f".{table}.csv.new").replace(data / f"{table}.csv")
+    fmt(package)
+    return ids, []
