@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-from typing import Optional
-
 import typer
 
 PathArg = typer.Argument(
@@ -27,4 +25,12 @@ def fail_with_problems(problems, fmt: str = "text") -> None:
     raise typer.Exit(1)
 
 
-OptionalStr = Optional[str]
+def load_or_exit(path):
+    """The validated tables of PATH, or print every problem and exit 1."""
+    from ..package import load
+    from ..problems import ValidationError
+
+    try:
+        return load(path)
+    except ValidationError as err:
+        fail_with_problems(err.problems)

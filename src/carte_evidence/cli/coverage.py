@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from .common import PathArg, fail_with_problems
+from .common import PathArg, load_or_exit
 from .output import FormatOption, OutOption, Format, emit
 
 
@@ -19,13 +19,8 @@ def coverage(
 ) -> None:
     """Per systematic review: the studies it includes that are missing here."""
     from ..coverage import coverage as run, review_summary
-    from ..package import load
-    from ..problems import ValidationError
 
-    try:
-        tables = load(path)
-    except ValidationError as err:
-        fail_with_problems(err.problems)
+    tables = load_or_exit(path)
     rows = run(tables)
     if not all_rows:
         rows = rows[rows["status"] == "missing"]

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from .common import PathArg, fail_with_problems
+from .common import PathArg, load_or_exit
 from .output import Format, FormatOption, emit
 
 
@@ -21,13 +21,9 @@ def grade(
 ) -> None:
     """Grade every study with the rubric, and rate GRADE certainty per body of evidence."""
     from ..grading import explain as explain_study, grade as run, load_rubric
-    from ..package import atomic_directory, load, write_csv
-    from ..problems import ValidationError
+    from ..package import atomic_directory, write_csv
 
-    try:
-        tables = load(path)
-    except ValidationError as err:
-        fail_with_problems(err.problems)
+    tables = load_or_exit(path)
     spec = load_rubric(rubric)
     if explain:
         try:

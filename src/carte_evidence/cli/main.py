@@ -28,15 +28,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-app.command("validate")(validate)
-app.command("build")(build)
-app.command("summary")(summary)
-app.command("coverage")(coverage)
-app.command("trials")(trials)
-app.command("grade")(grade)
-app.command("tables")(tables)
-app.command("fmt")(fmt)
-app.command("diff")(diff)
-app.command("release")(release)
-app.command("export")(export)
-app.command("new")(new)
+# In the order `carte --help` lists them.
+COMMANDS = [validate, build, summary, tables, grade, trials, coverage, new, fmt, diff, release, export]
+for command in COMMANDS:
+    app.command(command.__name__)(command)

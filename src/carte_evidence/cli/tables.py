@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from .common import PathArg, fail_with_problems
+from .common import PathArg, load_or_exit
 
 
 def tables(
@@ -16,14 +16,10 @@ def tables(
     figures: bool = typer.Option(False, "--figures", help="Also draw forest plots, the evidence map and the trials timeline (PNG and SVG)."),
 ) -> None:
     """Write the standard tables (counts, pooled efficacy and safety, study characteristics, trials) as CSV and Markdown."""
-    from ..package import atomic_directory, load
-    from ..problems import ValidationError
+    from ..package import atomic_directory
     from ..reports import write_figures, write_tables
 
-    try:
-        data = load(path)
-    except ValidationError as err:
-        fail_with_problems(err.problems)
+    data = load_or_exit(path)
     with atomic_directory(out) as tmp:
         files = write_tables(data, tmp)
         if figures:

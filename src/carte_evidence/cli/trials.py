@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from .common import PathArg, fail_with_problems
+from .common import PathArg, load_or_exit
 from .output import Format, FormatOption, OutOption, emit
 
 
@@ -27,13 +27,8 @@ def trials(
 ) -> None:
     """Registered trials, with the studies here that report their results."""
     from ..landscape import trials_with_links
-    from ..package import load
-    from ..problems import ValidationError
 
-    try:
-        frame = trials_with_links(load(path))
-    except ValidationError as err:
-        fail_with_problems(err.problems)
+    frame = trials_with_links(load_or_exit(path))
     if results is Results.published:
         frame = frame[frame["has_results"]]
     elif results is Results.unpublished:
