@@ -90,3 +90,9 @@ def test_cli_summary_formats(mini, tmp_path):
 def test_cli_summary_unknown_measure(mini):
     result = runner.invoke(app, ["summary", str(mini), "--measure", "nope"])
     assert result.exit_code == 2 and "unknown measure" in result.output
+
+
+def test_counts_by_two_fields(mini):
+    table = counts(load(mini), ["disease", "target"])
+    rows = {(r.disease, r.target): (r.studies, r.patients) for r in table.itertuples()}
+    assert rows == {("sle", "CD19"): (1, 10), ("sle", "BCMA"): (1, 5), ("ssc", "CD19"): (1, 4), ("mg", "CD19"): (1, 1)}

@@ -49,30 +49,33 @@ def _explode(frame: pd.DataFrame, column: str) -> pd.DataFrame:
     return frame
 
 
-def counts(tables: dict[str, pd.DataFrame], by: str = "disease") -> pd.DataFrame:
+def counts(tables: dict[str, pd.DataFrame], by: str | list[str] | tuple[str, ...] = "disease") -> pd.DataFrame:
     """Publications, studies and unique patients per value of ``by`` (overlap-resolved).
 
-    Patients are the sum of the arms' n_treated, read from each study's primary publication;
-    a study with arms in two diseases counts its patients once in each disease. Only disjoint
-    arms count (not 'pooled' or 'subgroup' arms), and a study that is a pooled re-report of
-    other studies adds publications but no patients.
+    ``by`` is one field or several (e.g. ``["disease", "target"]``). Patients are the sum of the
+    arms' n_treated, read from each study's primary publication; a study with arms in two
+    diseases counts its patients once in each disease. Only disjoint arms count (not 'pooled'
+    or 'subgroup' arms), a study that is a pooled re-report of other studies adds publications
+    but no patients, and oncologic-indication cohorts are left out unless grouping by indication.
     """
-    column = GROUP_FIELDS[by]
+    fields = [by] if isinstance(by, str) else list(by)
+    columns = [GROUP_FIELDS[b] for b in fields]
     arms = arm_context(tables)
     arms = arms[arms["arm_scope"].isna()]
-    if by != "indication":  # oncologic-indication cohorts are kept apart (see --by indication)
+    if "indication" not in fields:  # oncologic-indication cohorts are kept apart (see --by indication)
         arms = arms[(arms["indication"] != "oncologic").fillna(True)]
     arms.loc[arms["overlap_status"] == "pooled_report", "n_treated"] = 0
-    arms = _explode(arms, column)
-    arms[column] = arms[column].astype("string").fillna("(unknown)")
+    for column in columns:
+        arms = _explode(arms, column)
+        arms[column] = arms[column].astype("string").fillna("(unknown)")
     pubs = tables["publications"][["publication_id", "study_id"]]
     pubs = pubs[pubs["study_id"].isin(arms["study_id"])]
-    study_groups = arms[["study_id", column]].drop_duplicates()
-    pub_counts = study_groups.merge(pubs, on="study_id").groupby(column)["publication_id"].nunique()
-    out = arms.groupby(column).agg(studies=("study_id", "nunique"), arms=("arm_id", "nunique"), patients=("n_treated", "sum"))
+    study_groups = arms[["study_id", *columns]].drop_duplicates()
+    pub_counts = study_groups.merge(pubs, on="study_id").groupby(columns)["publication_id"].nunique()
+    out = arms.groupby(columns).agg(studies=("study_id", "nunique"), arms=("arm_id", "nunique"), patients=("n_treated", "sum"))
     out.insert(0, "publications", pub_counts.reindex(out.index).fillna(0).astype(int))
-    out = out.reset_index().rename(columns={column: by})
-    return out.sort_values(["patients", by], ascending=[False, True], kind="stable").reset_index(drop=True)
+    out = out.reset_index().rename(columns=dict(zip(columns, fields)))
+    return out.sort_values(["patients", *fields], ascending=[False] + [True] * len(fields), kind="stable").reset_index(drop=True)
 
 
 def timeline(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -196,9 +199,11 @@ def summarize(
         if b not in GROUP_FIELDS:
             raise ValueError(f"cannot group by {b!r}; choose from {', '.join(GROUP_FIELDS)}")
     if measure is None and event is None:
-        result = counts(tables, (by or ["disease"])[0])
-        if disease:
-            result = result[result.iloc[:, 0] == disease] if (by or ["disease"])[0] == "disease" else result
+        result = counts(tables, list(by or ["disease"]))
+        if disease and "disease" in result:
+            result = result[result["disease"] == disease]
+        if target and "target" in result:
+            result = result[result["target"].str.split(" ").map(lambda t: target in t, na_action="ignore").fillna(False).astype(bool)]
         return result.reset_index(drop=True)
     kind = "outcome" if measure else "ae"
     vocabulary, key, wanted = (tables["measures"], "measure_id", measure) if measure else (tables["events"], "event_id", event)

@@ -36,5 +36,5 @@ def summary(
     except ValueError as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2)
-    title = measure or event or ("trials" if trials else "studies") + f" by {(by or ['disease'])[0]}"
+    title = measure or event or ("trials" if trials else "studies") + " by " + ", ".join(by or ["disease"])
     emit(frame, format, out, title=title, compact=compact_pooled if "level" in frame else None)
