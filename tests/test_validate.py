@@ -48,6 +48,7 @@ BAD_INPUTS = [
     pytest.param("arms.csv", "study-one.sle,", "Study One.sle,", 2, "arm_id", "pattern", id="ill-formed id"),
     pytest.param("outcomes.csv", "sledai2k,12,month 12,,,0,", "sledai2k,12,month 12,,,,", 4, "measure", "continuous-needs-value", id="continuous without value"),
     pytest.param("publications.csv", "letter,true", "letter,yes", 4, "peer_reviewed", "type-boolean", id="non-boolean"),
+    pytest.param("arms.csv", "study-one.ssc,study-one,prod-a,ssc,", "study-one.ssc,study-one,prod-a,mixed-autoimmune,", 3, "disease_id", "mixed-arm-scope", id="mixed arm beside per-disease arms"),
     pytest.param("trials.csv", "NCT00000002,clinicaltrials.gov", "NCT0000002,clinicaltrials.gov", 5, "trial_id", "registry-format", id="registry id of the wrong form"),
     pytest.param("trials.csv", "ChiCTR2300000001,chictr", "ChiCTR2300000001,clinicaltrials.gov", 3, "trial_id", "registry-format", id="registry id of another registry"),
     pytest.param("trials.csv", "academic,sle lupus-nephritis,", "academic,sle lupus-nefritis,", 3, "disease_ids", "list-foreign-key", id="unknown disease in a list"),

@@ -32,6 +32,7 @@ RULES: dict[str, tuple[str, str]] = {
     "citable": ("the publication has no DOI, PMID, PMCID, registry id or URL", "give at least one identifier of the source read"),
     "registry-format": ("the identifier does not have the form of its registry ({ref})", "write the id exactly as the registry does"),
     "list-foreign-key": ("an item of the list is not a {ref}", "use ids of that table, separated by single spaces"),
+    "mixed-arm-scope": ("a mixed-disease arm beside per-disease arms of the same study must be arm_scope 'pooled'", "set arm_scope = pooled, or split the arm by disease"),
     "female-le-treated": ("n_female is larger than n_treated", "check the counts"),
 }
 
@@ -127,6 +128,11 @@ def rule_checks(tables: dict[str, pd.DataFrame], descriptor: dict[str, Any], tod
 
     arms = tables.get("arms")
     if arms is not None:
+        disjoint = arms["arm_scope"].isna()
+        mixed = (arms["disease_id"] == "mixed-autoimmune").fillna(False) & disjoint
+        others = arms.loc[disjoint & ~mixed, "study_id"]
+        double = mixed & arms["study_id"].isin(others)
+        add("arms", "disease_id", _check("mixed-arm-scope", lambda s, d=double: ~d.loc[s.index]))
         add("arms", "n_female", _check("female-le-treated", lambda s, f=arms: ~(s > f.loc[s.index, "n_treated"]).fillna(False)))
         add("arms", "age_min", _check("age-range", lambda s, f=arms: ~(s > f.loc[s.index, "age_max"]).fillna(False)))
         treated = _lookup(arms, "arm_id", "n_treated")
