@@ -18,7 +18,7 @@ ID = {"arms": "arm_id", "outcomes": "outcome_id", "adverse_events": "ae_id"}
 
 
 def _numbers(text: str) -> set[float]:
-    found = {float(x.replace(",", "")) for x in re.findall(r"(?<![\w.])\d[\d,]*(?:\.\d+)?", text)}
+    found = {float(x.replace(",", "")) for x in re.findall(r"(?<![A-Za-z0-9_.])\d[\d,]*(?:\.\d+)?", text)}
     found |= {float(i) for i, w in enumerate(WORDS) if re.search(rf"\b{w}\b", text, re.I)}
     return found
 
