@@ -78,3 +78,12 @@ def test_cli_export_refuses_invalid_package(mini, tmp_path):
     result = runner.invoke(app, ["export", str(mini), "--format", "csv", "--out", str(tmp_path / "x")])
     assert result.exit_code == 1 and not (tmp_path / "x").exists()
     assert "case-series" in result.output
+
+
+def test_cli_export_xlsx_has_readme_sheet(mini, tmp_path):
+    target = tmp_path / "c.xlsx"
+    result = runner.invoke(app, ["export", str(mini), "--format", "xlsx", "--out", str(target)])
+    assert result.exit_code == 0, result.output
+    readme = pd.read_excel(target, sheet_name="README")
+    row = readme[(readme["table"] == "arms") & (readme["field"] == "n_treated")].iloc[0]
+    assert row["type"] == "integer" and "primary publication" in row["description"]
