@@ -28,6 +28,11 @@ GROUP_FIELDS = {
 }
 
 
+def has_item(values: pd.Series, item: str) -> pd.Series:
+    """Whether each space-separated list (targets, disease_ids, ...) holds ``item``; vectorized."""
+    return values.str.split(" ").explode().eq(item).groupby(level=0).any().reindex(values.index, fill_value=False).astype(bool)
+
+
 def arm_context(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """Arms with the study, product, disease and primary-publication fields used for grouping."""
     studies = tables["studies"][["study_id", "design", "country", "indication", "primary_publication_id", "overlap_status"]]
@@ -150,19 +155,27 @@ def pool(rows: pd.DataFrame) -> dict:
     return out
 
 
+def _with_group_columns(rows: pd.DataFrame, tables: dict[str, pd.DataFrame], group: list[str]) -> pd.DataFrame:
+    """Add the study-level grouping columns (design, modality, ...) that analysis rows lack."""
+    missing = [g for g in group if g not in rows]
+    if not missing:
+        return rows
+    ctx = arm_context(tables).drop_duplicates("study_id")
+    return rows.merge(ctx[["study_id", *missing]], on="study_id", how="left")
+
+
+def _groups(rows: pd.DataFrame, group: list[str]):
+    """(grouping values as a dict, the group's study rows) for every group, sorted."""
+    for values, sub in rows.groupby(group, dropna=False, sort=True):
+        yield dict(zip(group, values if isinstance(values, tuple) else (values,))), sub
+
+
 def pooled(tables: dict[str, pd.DataFrame], kind: str = "outcome", by: tuple[str, ...] = ("disease", "target")) -> pd.DataFrame:
     """Pooled proportions for every measure (or event x grade) with data, by the given fields."""
-    rows = analysis_rows(tables, kind)
     keys = ["measure"] if kind == "outcome" else ["event", "grade"]
     group = [GROUP_FIELDS[b] for b in by] + keys
-    if "disease_area" in group or "modality" in group or "cell_source" in group or "product_id" in group or "design" in group:
-        extra = arm_context(tables).drop_duplicates("study_id")[["study_id", "disease_area", "modality", "cell_source", "product_id", "design"]]
-        rows = rows.merge(extra.drop_duplicates("study_id"), on="study_id", how="left", suffixes=("", "_ctx"))
-    results = []
-    for values, sub in rows.groupby(group, dropna=False, sort=True):
-        values = values if isinstance(values, tuple) else (values,)
-        results.append({**dict(zip(group, values)), **pool(sub)})
-    frame = pd.DataFrame(results, columns=[*group, *POOLED_COLUMNS])
+    rows = _with_group_columns(analysis_rows(tables, kind), tables, group)
+    frame = pd.DataFrame([{**values, **pool(sub)} for values, sub in _groups(rows, group)], columns=[*group, *POOLED_COLUMNS])
     return frame.rename(columns={GROUP_FIELDS[b]: b for b in by})
 
 
@@ -203,7 +216,7 @@ def summarize(
         if disease and "disease" in result:
             result = result[result["disease"] == disease]
         if target and "target" in result:
-            result = result[result["target"].str.split(" ").map(lambda t: target in t, na_action="ignore").fillna(False).astype(bool)]
+            result = result[has_item(result["target"], target)]
         return result.reset_index(drop=True)
     kind = "outcome" if measure else "ae"
     vocabulary, key, wanted = (tables["measures"], "measure_id", measure) if measure else (tables["events"], "event_id", event)
@@ -215,18 +228,14 @@ def summarize(
     if disease:
         rows = rows[rows["disease_id"] == disease]
     if target:
-        rows = rows[rows["targets"].str.split(" ").map(lambda t: target in t, na_action="ignore").fillna(False).astype(bool)]
+        rows = rows[has_item(rows["targets"], target)]
     keys = ["measure"] if measure else ["event", "grade"]
     group = [GROUP_FIELDS[b] for b in by] + keys
-    if any(g not in rows for g in group):
-        ctx = arm_context(tables).drop_duplicates("study_id")
-        missing = [g for g in group if g not in rows]
-        rows = rows.merge(ctx[["study_id", *missing]], on="study_id", how="left")
+    rows = _with_group_columns(rows, tables, group)
     parts = []  # each group: its study rows, then its pooled row
-    for values, sub in rows.groupby(group, dropna=False, sort=True):
-        values = values if isinstance(values, tuple) else (values,)
+    for values, sub in _groups(rows, group):
         parts.append(sub.assign(level="study").sort_values("study_id"))
-        parts.append(pd.DataFrame([{"level": "pooled", **dict(zip(group, values)), **pool(sub)}]))
+        parts.append(pd.DataFrame([{"level": "pooled", **values, **pool(sub)}]))
     if not parts:
         return pd.DataFrame(columns=["level", *group, "study_id", "publication_id", "n_events", "n_evaluable", "proportion", *POOLED_COLUMNS])
     out = pd.concat(parts, ignore_index=True)

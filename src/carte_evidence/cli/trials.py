@@ -34,7 +34,9 @@ def trials(
     elif results is Results.unpublished:
         frame = frame[~frame["has_results"]]
     if disease:
-        frame = frame[frame["disease_ids"].str.split(" ").map(lambda ids: disease in ids, na_action="ignore").fillna(False).astype(bool)]
+        from ..summary import has_item
+
+        frame = frame[has_item(frame["disease_ids"], disease)]
     if format is Format.table and out is None:
         frame = frame[["trial_id", "phase", "status", "disease_ids", "targets", "product_id", "study_ids"]]
     emit(frame.reset_index(drop=True), format, out, title=f"trials ({results.value})")
