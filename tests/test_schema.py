@@ -11,7 +11,7 @@ from carte_evidence.schema import field_metadata, resource_metadata, table_schem
 from conftest import ROOT
 
 
-def test_datapackage_json_is_up_to_date():
+def test_generated_files_are_up_to_date():
     result = subprocess.run([sys.executable, str(ROOT / "scripts" / "generate_datapackage.py"), "--check"], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + " (fix: python scripts/generate_datapackage.py)"
 

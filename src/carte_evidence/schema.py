@@ -120,6 +120,30 @@ def render_datapackage(directory: Path | None = None) -> str:
     return json.dumps(datapackage_descriptor(directory), indent=2, ensure_ascii=False) + "\n"
 
 
+def render_data_dictionary(directory: Path | None = None) -> str:
+    """Markdown data dictionary of every table and field (docs/data-dictionary.md)."""
+    meta = resource_metadata(directory)
+    lines = ["# Data dictionary", "", "Generated from `schemas/fields.yaml` and `schemas/resources.yaml` by",
+             "`python scripts/generate_datapackage.py`; do not edit by hand.", ""]
+    for group, resources in (("Source tables", meta["resources"]), ("Derived tables (written by `carte build`)", meta.get("derived_resources", {}))):
+        lines += [f"## {group}", ""]
+        for name, res in resources.items():
+            schema = table_schema(name, directory)
+            keys = ", ".join(schema["primaryKey"])
+            lines += [f"### `{name}`", "", res["description"], "", f"Primary key: `{keys}`.", "",
+                      "| field | type | required | allowed values / form | description |", "| --- | --- | --- | --- | --- |"]
+            for f in schema["fields"]:
+                c = f.get("constraints", {})
+                form = ", ".join(map(str, c["enum"])) if "enum" in c else (f"`{c['pattern']}`" if "pattern" in c else "")
+                if "minimum" in c:
+                    form = (form + " " if form else "") + f">= {c['minimum']}"
+                lines.append(f"| `{f['name']}` | {f['type']} | {'yes' if c.get('required') else ''} | {form.replace('|', '&#124;')} | {f['description'].replace('|', '&#124;')} |")
+            for fk in schema.get("foreignKeys", []):
+                lines.append(f"\nForeign key: `{fk['fields']}` -> `{fk['reference']['resource'] or name}.{fk['reference']['fields']}`")
+            lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
 def derived_resource(name: str, directory: Path | None = None) -> dict[str, Any]:
     """Descriptor of a derived table written by `carte build` under ``derived/``."""
     meta = resource_metadata(directory)["derived_resources"][name]

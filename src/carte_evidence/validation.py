@@ -39,10 +39,10 @@ def read_descriptor(package: Path) -> dict:
     """Read datapackage.json; raises ValueError with a readable message."""
     try:
         return json.loads(package.read_text(encoding="utf-8-sig"))
-    except FileNotFoundError:
-        raise ValueError(f"{package}: no datapackage.json here") from None
+    except (FileNotFoundError, NotADirectoryError):
+        raise ValueError("no datapackage.json here", None) from None
     except json.JSONDecodeError as exc:
-        raise ValueError(f"{package}:{exc.lineno}: not valid JSON ({exc.msg})") from None
+        raise ValueError(f"not valid JSON ({exc.msg}, column {exc.colno})", exc.lineno) from None
 
 
 _PANDERA_RULES = [
@@ -106,7 +106,8 @@ def validate(path: str | Path | None = None, today: dt.date | None = None) -> Va
     try:
         descriptor = read_descriptor(package)
     except ValueError as exc:
-        report.problems.append(Problem(str(package), None, None, None, "descriptor", str(exc), "point PATH at a datapackage.json or its folder"))
+        message, line = exc.args
+        report.problems.append(Problem(str(package), line, None, None, "descriptor", message, "point PATH at a datapackage.json or its folder"))
         return report
     report.descriptor = descriptor
     base = package.parent
