@@ -107,3 +107,29 @@ def test_missing_required_column(mini):
 def test_missing_descriptor_is_a_problem_not_a_crash(tmp_path):
     report = validate(tmp_path)
     assert not report.valid and report.problems[0].rule == "descriptor"
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(row=st.integers(0, 4), column=st.sampled_from(["n_events", "n_evaluable", "timepoint_months"]),
+       bad=st.from_regex(r"[a-z]{1,5}|-?\d+\.\d+x|\d+,\d+", fullmatch=True))
+def test_any_bad_number_is_reported_at_its_cell(mini, row, column, bad):
+    """Property: a non-numeric value in any numeric cell is reported with its exact line and column."""
+    import csv as _csv
+
+    path = mini / "data" / "outcomes.csv"
+    original = path.read_text(encoding="utf-8")
+    rows = list(_csv.DictReader(original.splitlines()))
+    rows[row][column] = bad
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        writer = _csv.DictWriter(handle, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    try:
+        found = {(p.file, p.line, p.column, p.value) for p in validate(mini).problems if p.rule.startswith("type-")}
+        assert ("data/outcomes.csv", row + 2, column, bad) in found
+    finally:
+        path.write_text(original, encoding="utf-8")
