@@ -105,7 +105,7 @@ def _write_database(tables, schemas, target: Path, kind: str) -> None:
         try:
             import duckdb
         except ImportError as err:  # optional extra
-            raise RuntimeError("DuckDB export needs the duckdb package: pip install 'carte-evidence[export]' or pip install duckdb") from err
+            raise RuntimeError("DuckDB export needs the duckdb package: pip install duckdb") from err
         con = duckdb.connect(str(target))
     created: set[str] = set()
     for name in _order(schemas):
