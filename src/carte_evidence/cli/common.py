@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import typer
 
 PathArg = typer.Argument(
@@ -10,11 +9,6 @@ PathArg = typer.Argument(
     help="A datapackage.json or the folder holding it. Default: ./datapackage/ if present, else the package shipped with carte-evidence.",
     show_default=False,
 )
-
-
-def print_json(data) -> None:
-    """Print JSON the way every --format json does (2-space indent, UTF-8)."""
-    typer.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
 
 def fail_with_problems(problems, fmt: str = "text") -> None:
