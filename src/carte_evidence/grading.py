@@ -147,7 +147,7 @@ def _rate(level: int, reason: str) -> str:
     return {0: "not serious", -1: "serious", -2: "very serious", 1: "rated up"}[level] + (f": {reason}" if reason else "")
 
 
-def evidence_certainty(tables: dict[str, pd.DataFrame], rubric: dict[str, Any] | None = None) -> pd.DataFrame:
+def evidence_certainty(tables: dict[str, pd.DataFrame], rubric: dict[str, Any] | None = None, grades: pd.DataFrame | None = None) -> pd.DataFrame:
     """GRADE certainty for each disease x target x outcome and disease x target x adverse event.
 
     Pooled numbers come from :mod:`carte_evidence.summary` (the same rows and the same GLMM as
@@ -157,7 +157,7 @@ def evidence_certainty(tables: dict[str, pd.DataFrame], rubric: dict[str, Any] |
 
     rubric = rubric or load_rubric()
     rules = rubric["evidence"]
-    grades = study_grades(tables, rubric).set_index("study_id")["study_grade"]
+    grades = (grades if grades is not None else study_grades(tables, rubric)).set_index("study_id")["study_grade"]
     designs = tables["studies"].set_index("study_id")["design"]
     pubs = tables["publications"].set_index("publication_id")["publication_type"]
     measures = tables["measures"].set_index("measure_id")
@@ -245,7 +245,8 @@ def grade(path=None, tables: dict[str, pd.DataFrame] | None = None, rubric: str 
     rubric = rubric if isinstance(rubric, dict) else load_rubric(rubric)
     from .tables import conform
 
+    grades = study_grades(tables, rubric)
     return {
-        "study_grades": conform(study_grades(tables, rubric), "study_grades"),
-        "evidence_certainty": conform(evidence_certainty(tables, rubric), "evidence_certainty"),
+        "study_grades": conform(grades, "study_grades"),
+        "evidence_certainty": conform(evidence_certainty(tables, rubric, grades), "evidence_certainty"),
     }
