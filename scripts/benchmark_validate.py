@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 
 def make_package(dest: Path, rows: int) -> Path:
-    from carte_evidence.package import write_csv
+    from carte_evidence.package.load import write_csv
 
     shutil.copytree(ROOT / "datapackage", dest, ignore=shutil.ignore_patterns("*.csv"))
     for name in ("diseases", "measures", "events", "registries", "products", "trials", "reviews"):
@@ -68,7 +68,7 @@ def main() -> None:
     work = args.keep or Path(tempfile.mkdtemp())
     package = make_package(work / "pkg", args.rows)
     print(f"synthetic package: {args.rows:,} outcome rows + {args.rows:,} adverse-event rows in {package.parent}")
-    from carte_evidence.validation import validate
+    from carte_evidence.package.validate import validate
 
     start = time.perf_counter()
     report = validate(package)

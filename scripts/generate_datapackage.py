@@ -13,7 +13,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from carte_evidence.schema import render_data_dictionary, render_datapackage  # noqa: E402
+from carte_evidence.package.schema import render_data_dictionary, render_datapackage  # noqa: E402
 
 TARGETS = {
     ROOT / "datapackage" / "datapackage.json": lambda: render_datapackage(ROOT / "schemas"),

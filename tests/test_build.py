@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from carte_evidence import load
-from carte_evidence.tables import arms_wide
+from carte_evidence.analysis.derived import arms_wide
 
 
 def test_arms_wide_by_hand(mini):

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from carte_evidence.cli.main import app
-from carte_evidence.export import export, export_tables, neutralise_formulas
+from carte_evidence.outputs.export import export, export_tables, neutralise_formulas
 from conftest import edit
 
 runner = CliRunner()

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from carte_evidence import load
 from carte_evidence.cli.main import app
-from carte_evidence.grading import evidence_certainty, explain, grade, load_rubric, study_grades
+from carte_evidence.analysis.grading import evidence_certainty, explain, grade, load_rubric, study_grades
 
 runner = CliRunner()
 RUBRIC = load_rubric()

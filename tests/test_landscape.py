@@ -8,9 +8,9 @@ from typer.testing import CliRunner
 
 from carte_evidence import load
 from carte_evidence.cli.main import app
-from carte_evidence.coverage import coverage, review_summary
-from carte_evidence.landscape import trial_counts, trials_with_links
-from carte_evidence.summary import summarize
+from carte_evidence.analysis.coverage import coverage, review_summary
+from carte_evidence.analysis.trials import trial_counts, trials_with_links
+from carte_evidence.analysis.summary import summarize
 
 runner = CliRunner()
 

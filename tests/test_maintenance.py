@@ -14,10 +14,10 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from carte_evidence.cli.main import app
-from carte_evidence.diff import diff, render_diff
-from carte_evidence.fmt import canonical_text, fmt
-from carte_evidence.release import bump
-from carte_evidence.schema import table_schema
+from carte_evidence.maintain.diff import diff, render_diff
+from carte_evidence.maintain.fmt import canonical_text, fmt
+from carte_evidence.maintain.release import bump
+from carte_evidence.package.schema import table_schema
 from conftest import REAL, ROOT, edit
 
 runner = CliRunner()
@@ -105,7 +105,7 @@ def test_release_on_a_temporary_copy(tmp_path):
     subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
     result = runner.invoke(app, ["release", "--bump", "minor", "--root", str(repo)])
     assert result.exit_code == 0, result.output
-    from carte_evidence.release import current_version
+    from carte_evidence.maintain.release import current_version
 
     version = current_version(repo)
     assert version == bump(current_version(ROOT), "minor")

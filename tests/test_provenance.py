@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from carte_evidence import load
-from carte_evidence.provenance import stated, unquoted_values
+from carte_evidence.package.provenance import stated, unquoted_values
 from conftest import REAL, ROOT
 
 REVIEWED = pd.read_csv(ROOT / "tests" / "fixtures" / "provenance_reviewed.csv")

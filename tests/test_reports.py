@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 from carte_evidence import load
 from carte_evidence.cli.main import app
-from carte_evidence.reports import standard_tables, study_characteristics
+from carte_evidence.outputs.standard import standard_tables, study_characteristics
 from conftest import edit
 
 runner = CliRunner()

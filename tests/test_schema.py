@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from carte_evidence.schema import field_metadata, resource_metadata, table_schema, to_pandera
+from carte_evidence.package.schema import field_metadata, resource_metadata, table_schema, to_pandera
 from conftest import ROOT
 
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from carte_evidence.stats import clopper_pearson, glmm_logit, reml_logit
+from carte_evidence.analysis.stats import clopper_pearson, glmm_logit, reml_logit
 
 REFERENCE = pd.read_csv(Path(__file__).parent / "fixtures" / "metafor" / "reference.csv")
 COMPARED = ["logit", "logit_se", "ci_lower", "ci_upper", "pi_lower", "pi_upper", "tau2"]

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from carte_evidence import load
 from carte_evidence.cli.main import app
-from carte_evidence.summary import analysis_rows, counts, summarize
+from carte_evidence.analysis.summary import analysis_rows, counts, summarize
 from conftest import edit
 
 runner = CliRunner()

@@ -15,13 +15,13 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "load": "carte_evidence.package",
-    "validate": "carte_evidence.validation",
-    "build": "carte_evidence.builder",
-    "grade": "carte_evidence.grading",
-    "summarize": "carte_evidence.summary",
-    "Problem": "carte_evidence.problems",
-    "ValidationError": "carte_evidence.problems",
+    "load": "carte_evidence.package.load",
+    "validate": "carte_evidence.package.validate",
+    "build": "carte_evidence.outputs.build",
+    "grade": "carte_evidence.analysis.grading",
+    "summarize": "carte_evidence.analysis.summary",
+    "Problem": "carte_evidence.package.problems",
+    "ValidationError": "carte_evidence.package.problems",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -16,8 +16,8 @@ def build(
     figures: bool = typer.Option(True, "--figures/--no-figures", help="Draw the figures (forest plots, evidence map, trials timeline)."),
 ) -> None:
     """Validate, then write a release folder: datapackage.json, the CSVs and the derived tables."""
-    from ..builder import build as run
-    from ..problems import ValidationError
+    from carte_evidence.outputs.build import build as run
+    from carte_evidence.package.problems import ValidationError
 
     try:
         folder = run(path, out, figures=figures)

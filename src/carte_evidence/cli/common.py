@@ -13,7 +13,7 @@ PathArg = typer.Argument(
 
 def fail_with_problems(problems, fmt: str = "text") -> None:
     """Print validation problems and exit 1 (used by every command that validates first)."""
-    from ..report import render_problems
+    from carte_evidence.outputs.problem_report import render_problems
 
     typer.echo(render_problems(problems, fmt), err=fmt == "text")
     raise typer.Exit(1)
@@ -21,8 +21,8 @@ def fail_with_problems(problems, fmt: str = "text") -> None:
 
 def load_or_exit(path):
     """The validated tables of PATH, or print every problem and exit 1."""
-    from ..package import load
-    from ..problems import ValidationError
+    from carte_evidence.package.load import load
+    from carte_evidence.package.problems import ValidationError
 
     try:
         return load(path)

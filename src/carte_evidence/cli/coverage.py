@@ -18,7 +18,7 @@ def coverage(
     out: Optional[Path] = OutOption,
 ) -> None:
     """Per systematic review: the studies it includes that are missing here."""
-    from ..coverage import coverage as run, review_summary
+    from carte_evidence.analysis.coverage import coverage as run, review_summary
 
     tables = load_or_exit(path)
     rows = run(tables)

@@ -19,7 +19,7 @@ def diff(
     format: DiffFormat = typer.Option(DiffFormat.text, "--format", "-f", help="text, markdown (for the changelog) or json."),
 ) -> None:
     """List, per table, the records added, removed and changed (field by field) between two versions."""
-    from ..diff import diff as run, render_diff
+    from carte_evidence.maintain.diff import diff as run, render_diff
 
     try:
         frame = run(old, new)

@@ -25,8 +25,8 @@ def export(
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Target path (default: dist/carte-evidence.<format>)."),
 ) -> None:
     """Export the tables and derived tables for analysis (spreadsheet formulas neutralised)."""
-    from ..export import export as run
-    from ..problems import ValidationError
+    from carte_evidence.outputs.export import export as run
+    from carte_evidence.package.problems import ValidationError
 
     try:
         target = run(format.value, out, path)

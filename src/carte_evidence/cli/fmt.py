@@ -15,7 +15,7 @@ def fmt(
     check: bool = typer.Option(False, "--check", help="Change nothing; exit 1 and name the files that are not in canonical form."),
 ) -> None:
     """Rewrite the CSVs in canonical form (column order, rows sorted by id, quoting, LF, no stray spaces)."""
-    from ..fmt import fmt as run
+    from carte_evidence.maintain.fmt import fmt as run
 
     try:
         changed = run(path, check=check)

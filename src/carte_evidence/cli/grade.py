@@ -20,8 +20,8 @@ def grade(
     format: Format = FormatOption,
 ) -> None:
     """Grade every study with the rubric, and rate GRADE certainty per body of evidence."""
-    from ..grading import explain as explain_study, grade as run, load_rubric
-    from ..package import atomic_directory, write_csv
+    from carte_evidence.analysis.grading import explain as explain_study, grade as run, load_rubric
+    from carte_evidence.package.load import atomic_directory, write_csv
 
     tables = load_or_exit(path)
     spec = load_rubric(rubric)

@@ -34,8 +34,8 @@ def new(
     study_id: Optional[str] = typer.Option(None, help="Study id (default: a slug of the name)."),
 ) -> None:
     """Add a new study: its study, publication and arm rows with fresh ids, validated before writing."""
-    from ..report import render_problems
-    from ..scaffold import new_study
+    from carte_evidence.outputs.problem_report import render_problems
+    from carte_evidence.maintain.scaffold import new_study
 
     ids, problems = new_study(
         path, name=name, design=design, disease_id=disease, product_id=product, first_author=first_author, year=year,

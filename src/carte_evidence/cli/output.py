@@ -27,7 +27,7 @@ def frame_to_json(frame) -> str:
 
 def emit(frame, format: Format, out: Optional[Path] = None, title: str | None = None, compact=None) -> None:
     """Render ``frame`` as asked and print it (or write it atomically to ``out``)."""
-    from ..render import to_markdown, to_rich
+    from carte_evidence.outputs.render import to_markdown, to_rich
 
     if format is Format.json:
         text = frame_to_json(frame)
@@ -41,7 +41,7 @@ def emit(frame, format: Format, out: Optional[Path] = None, title: str | None = 
         Console().print(to_rich(compact(frame) if compact else frame, title=title))
         return
     if out is not None:
-        from ..package import atomic_file
+        from carte_evidence.package.load import atomic_file
 
         with atomic_file(out) as handle:
             handle.write(text)

@@ -23,8 +23,8 @@ def release(
     root: Path = typer.Option(Path("."), "--root", help="Repository root (holding schemas/ and datapackage/)."),
 ) -> None:
     """Validate, bump the version, write the CHANGELOG entry and dist/carte-evidence-VERSION.zip."""
-    from ..problems import ValidationError
-    from ..release import release as run
+    from carte_evidence.package.problems import ValidationError
+    from carte_evidence.maintain.release import release as run
 
     try:
         result = run(root, bump.value, since)

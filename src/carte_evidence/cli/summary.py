@@ -23,9 +23,9 @@ def summary(
     out: Optional[Path] = OutOption,
 ) -> None:
     """Counts (publications, studies, unique patients), trial counts, or pooled proportions (exact CIs, GLMM and REML)."""
-    from ..problems import ValidationError
-    from ..render import compact_pooled
-    from ..summary import summarize
+    from carte_evidence.package.problems import ValidationError
+    from carte_evidence.outputs.render import compact_pooled
+    from carte_evidence.analysis.summary import summarize
 
     if measure and event:
         raise typer.BadParameter("give --measure or --event, not both")

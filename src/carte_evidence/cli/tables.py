@@ -16,8 +16,8 @@ def tables(
     figures: bool = typer.Option(False, "--figures", help="Also draw forest plots, the evidence map and the trials timeline (PNG and SVG)."),
 ) -> None:
     """Write the standard tables (counts, pooled efficacy and safety, study characteristics, trials) as CSV and Markdown."""
-    from ..package import atomic_directory
-    from ..reports import write_figures, write_tables
+    from carte_evidence.package.load import atomic_directory
+    from carte_evidence.outputs.standard import write_figures, write_tables
 
     data = load_or_exit(path)
     with atomic_directory(out) as tmp:

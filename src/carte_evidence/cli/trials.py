@@ -26,7 +26,7 @@ def trials(
     out: Optional[Path] = OutOption,
 ) -> None:
     """Registered trials, with the studies here that report their results."""
-    from ..landscape import trials_with_links
+    from carte_evidence.analysis.trials import trials_with_links
 
     frame = trials_with_links(load_or_exit(path))
     if results is Results.published:
@@ -34,7 +34,7 @@ def trials(
     elif results is Results.unpublished:
         frame = frame[~frame["has_results"]]
     if disease:
-        from ..summary import has_item
+        from carte_evidence.analysis.summary import has_item
 
         frame = frame[has_item(frame["disease_ids"], disease)]
     if format is Format.table and out is None:

@@ -25,8 +25,8 @@ def validate(
 
     Exit 0 if valid, 1 if not.
     """
-    from ..report import render_problems
-    from ..validation import validate as run
+    from carte_evidence.outputs.problem_report import render_problems
+    from carte_evidence.package.validate import validate as run
 
     report = run(path)
     base = report.package.parent

@@ -8,7 +8,7 @@ import io
 import json
 from pathlib import Path
 
-from .paths import resolve_package
+from carte_evidence.package.paths import resolve_package
 
 
 def _sniff_delimiter(header_line: str) -> str:
@@ -45,7 +45,7 @@ def fmt(path: str | Path | None = None, check: bool = False) -> list[Path]:
 
     With ``check`` nothing is written. Each file is replaced atomically.
     """
-    from .package import atomic_file
+    from carte_evidence.package.load import atomic_file
 
     package = resolve_package(path)
     descriptor = json.loads(package.read_text(encoding="utf-8"))

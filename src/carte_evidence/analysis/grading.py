@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from .paths import schemas_dir
-from .tables import primary_rows
+from carte_evidence.package.paths import schemas_dir
+from carte_evidence.analysis.derived import primary_rows
 
 
 def load_rubric(path: str | Path | None = None) -> dict[str, Any]:
@@ -150,10 +150,10 @@ def _rate(level: int, reason: str) -> str:
 def evidence_certainty(tables: dict[str, pd.DataFrame], rubric: dict[str, Any] | None = None, grades: pd.DataFrame | None = None) -> pd.DataFrame:
     """GRADE certainty for each disease x target x outcome and disease x target x adverse event.
 
-    Pooled numbers come from :mod:`carte_evidence.summary` (the same rows and the same GLMM as
+    Pooled numbers come from :mod:`carte_evidence.analysis.summary` (the same rows and the same GLMM as
     `carte summary`); every rating carries its reason in words.
     """
-    from .summary import analysis_rows, pool
+    from carte_evidence.analysis.summary import analysis_rows, pool
 
     rubric = rubric or load_rubric()
     rules = rubric["evidence"]
@@ -239,11 +239,11 @@ def evidence_certainty(tables: dict[str, pd.DataFrame], rubric: dict[str, Any] |
 
 def grade(path=None, tables: dict[str, pd.DataFrame] | None = None, rubric: str | Path | dict | None = None) -> dict[str, pd.DataFrame]:
     """Study grades and GRADE certainty: ``{"study_grades": ..., "evidence_certainty": ...}``."""
-    from .package import load
+    from carte_evidence.package.load import load
 
     tables = tables if tables is not None else load(path)
     rubric = rubric if isinstance(rubric, dict) else load_rubric(rubric)
-    from .tables import conform
+    from carte_evidence.analysis.derived import conform
 
     grades = study_grades(tables, rubric)
     return {

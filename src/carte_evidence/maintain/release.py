@@ -9,7 +9,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from .problems import ValidationError
+from carte_evidence.package.problems import ValidationError
 
 VERSION_LINE = re.compile(r"^(  version: )(\d+)\.(\d+)\.(\d+)\s*$", re.M)
 
@@ -42,10 +42,10 @@ def release(root: str | Path = ".", part: str = "patch", since: str | None = Non
     ``dist/carte-evidence-<version>.zip``. On any failure the files are restored.
     Returns ``{"version", "previous", "zip", "changes"}``.
     """
-    from .builder import build
-    from .diff import diff, render_diff
-    from .schema import render_datapackage
-    from .validation import validate
+    from carte_evidence.outputs.build import build
+    from carte_evidence.maintain.diff import diff, render_diff
+    from carte_evidence.package.schema import render_datapackage
+    from carte_evidence.package.validate import validate
 
     root = Path(root).resolve()
     package = root / "datapackage" / "datapackage.json"

@@ -10,7 +10,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from .paths import resolve_package
+from carte_evidence.package.paths import resolve_package
 
 
 def slug(text: str) -> str:
@@ -51,8 +51,8 @@ def new_study(path=None, *, name: str, design: str, disease_id: str, product_id:
     The rows are added to a temporary copy of the package and validated there; the source files
     are only changed (then put in canonical form) when the copy is valid.
     """
-    from .fmt import fmt
-    from .validation import validate
+    from carte_evidence.maintain.fmt import fmt
+    from carte_evidence.package.validate import validate
 
     package = resolve_package(path)
     data = package.parent / "data"

@@ -5,15 +5,15 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from .package import atomic_directory, write_csv, write_json
-from .problems import ValidationError
-from .schema import derived_resource
+from carte_evidence.package.load import atomic_directory, write_csv, write_json
+from carte_evidence.package.problems import ValidationError
+from carte_evidence.package.schema import derived_resource
 
 
 def derived_tables(tables) -> dict:
     """Every derived table of a release, by resource name."""
-    from .grading import grade
-    from .tables import arms_wide
+    from carte_evidence.analysis.grading import grade
+    from carte_evidence.analysis.derived import arms_wide
 
     return {"arms_wide": arms_wide(tables), **grade(tables=tables)}
 
@@ -25,10 +25,10 @@ def build(path: str | Path | None = None, out: str | Path = "dist", figures: boo
     derived tables under ``derived/`` (declared as resources: arms_wide, study_grades,
     evidence_certainty), the standard summary tables under ``tables/`` (CSV and Markdown) and,
     with ``figures``, the forest plots, evidence map and trials timeline under ``figures/``. Raises
-    :class:`~carte_evidence.problems.ValidationError` when the package is invalid; on any
+    :class:`~carte_evidence.package.problems.ValidationError` when the package is invalid; on any
     failure nothing is written and a previous ``out`` is left untouched. Returns the folder.
     """
-    from .validation import validate
+    from carte_evidence.package.validate import validate
 
     report = validate(path)
     if not report.valid:
@@ -49,7 +49,7 @@ def build(path: str | Path | None = None, out: str | Path = "dist", figures: boo
             resources.append(res)
         descriptor["resources"] = resources
         write_json(descriptor, tmp / "datapackage.json")
-        from .reports import write_figures, write_tables
+        from carte_evidence.outputs.standard import write_figures, write_tables
 
         (tmp / "tables").mkdir()
         write_tables(report.tables, tmp / "tables")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .paths import resolve_package
+from carte_evidence.package.paths import resolve_package
 
 
 def _read(package: Path) -> dict[str, tuple[list[str], dict[str, dict[str, str]]]]:

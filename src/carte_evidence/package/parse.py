@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .problems import Problem
-from .schema import FALSE_VALUES, PANDAS_DTYPES, TRUE_VALUES
+from carte_evidence.package.problems import Problem
+from carte_evidence.package.schema import FALSE_VALUES, PANDAS_DTYPES, TRUE_VALUES
 
 BOM = b"\xef\xbb\xbf"
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .stats import clopper_pearson, glmm_logit, reml_logit
-from .tables import latest, primary_rows
+from carte_evidence.analysis.stats import clopper_pearson, glmm_logit, reml_logit
+from carte_evidence.analysis.derived import latest, primary_rows
 
 # Fields a count or an analysis can be grouped by -> (table it comes from, column).
 GROUP_FIELDS = {
@@ -198,11 +198,11 @@ def summarize(
     ``disease`` and ``target`` filter the studies. With ``trials``: registered trials counted
     by the first ``by`` field (also phase, status, sponsor_type, start_year).
     """
-    from .package import load
+    from carte_evidence.package.load import load
 
     tables = tables if tables is not None else load(path)
     if trials:
-        from .landscape import TRIAL_FIELDS, trial_counts
+        from carte_evidence.analysis.trials import TRIAL_FIELDS, trial_counts
 
         field = (by or ["disease"])[0]
         if field not in TRIAL_FIELDS:

@@ -47,13 +47,13 @@ def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
 
 def export_tables(path=None) -> tuple[dict[str, pd.DataFrame], dict[str, dict]]:
     """The validated source tables plus the derived ones, and the Table Schema of each."""
-    from .builder import derived_tables
-    from .schema import derived_resource
-    from .validation import validate
+    from carte_evidence.outputs.build import derived_tables
+    from carte_evidence.package.schema import derived_resource
+    from carte_evidence.package.validate import validate
 
     report = validate(path)
     if not report.valid:
-        from .problems import ValidationError
+        from carte_evidence.package.problems import ValidationError
 
         raise ValidationError(report.problems)
     schemas = {r["name"]: r["schema"] for r in report.descriptor["resources"]}

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .render import to_markdown
-from .summary import GROUP_FIELDS, analysis_rows, counts, pooled, timeline
+from carte_evidence.outputs.render import to_markdown
+from carte_evidence.analysis.summary import GROUP_FIELDS, analysis_rows, counts, pooled, timeline
 
 TRIAL_TABLE_FIELDS = ("disease", "target", "modality", "phase", "status", "country", "sponsor_type", "start_year")
 
@@ -27,7 +27,7 @@ def _pooled_levels(tables, kind: str) -> pd.DataFrame:
 
 def study_characteristics(tables) -> pd.DataFrame:
     """'Table 1' of a review: one row per study with its design, population and primary report."""
-    from .grading import study_grades
+    from carte_evidence.analysis.grading import study_grades
 
     arms = tables["arms"][tables["arms"]["arm_scope"].isna()]
     products = tables["products"].set_index("product_id")
@@ -52,7 +52,7 @@ def study_characteristics(tables) -> pd.DataFrame:
 
 def standard_tables(tables) -> dict[str, pd.DataFrame]:
     """Every standard table, by file stem."""
-    from .landscape import trial_counts
+    from carte_evidence.analysis.trials import trial_counts
 
     out = {f"counts_by_{by}": counts(tables, by) for by in GROUP_FIELDS}
     out["publications_per_year"] = timeline(tables)
@@ -97,7 +97,7 @@ def forest_plots(tables, folder: Path) -> list[Path]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .summary import pool
+    from carte_evidence.analysis.summary import pool
 
     written = []
     for kind, keys in (("outcome", ["measure"]), ("ae", ["event", "grade"])):
@@ -140,8 +140,8 @@ def evidence_map(tables, folder: Path) -> list[Path]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .grading import study_grades
-    from .summary import arm_context
+    from carte_evidence.analysis.grading import study_grades
+    from carte_evidence.analysis.summary import arm_context
 
     arms = arm_context(tables)
     arms = arms[arms["arm_scope"].isna() & (arms["indication"] != "oncologic") & (arms["overlap_status"] != "pooled_report").fillna(True)]

@@ -12,7 +12,7 @@ from typing import Iterator
 
 import pandas as pd
 
-from .problems import ValidationError
+from carte_evidence.package.problems import ValidationError
 
 
 def load(path: str | Path | None = None) -> dict[str, pd.DataFrame]:
@@ -21,10 +21,10 @@ def load(path: str | Path | None = None) -> dict[str, pd.DataFrame]:
     ``path`` is a datapackage.json or its folder; ``None`` loads ``datapackage/`` of the current
     directory when there is one, else the package shipped with the library. Columns have pandas
     nullable dtypes (``string``, ``Int64``, ``Float64``, ``boolean``); unknown values are ``<NA>``.
-    Raises :class:`~carte_evidence.problems.ValidationError` listing every problem if the package
+    Raises :class:`~carte_evidence.package.problems.ValidationError` listing every problem if the package
     is not valid.
     """
-    from .validation import validate
+    from carte_evidence.package.validate import validate
 
     report = validate(path)
     if not report.valid:

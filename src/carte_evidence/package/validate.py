@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from .parse import ParsedTable, read_table
-from .paths import resolve_package
-from .problems import Problem
-from .rules import describe_rule, rule_schemas
-from .schema import to_pandera
+from carte_evidence.package.parse import ParsedTable, read_table
+from carte_evidence.package.paths import resolve_package
+from carte_evidence.package.problems import Problem
+from carte_evidence.package.rules import describe_rule, rule_schemas
+from carte_evidence.package.schema import to_pandera
 
 
 @dataclass

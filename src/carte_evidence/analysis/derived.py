@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .schema import table_schema
+from carte_evidence.package.schema import table_schema
 
 # (event, grade) -> column prefix of the headline safety counts in arms_wide.
 HEADLINE_SAFETY = {("crs", "any"): "crs_any", ("crs", ">=3"): "crs_ge3", ("icans", "any"): "icans_any", ("icans", ">=3"): "icans_ge3"}
@@ -73,7 +73,7 @@ def arms_wide(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
 
 def conform(frame: pd.DataFrame, resource: str) -> pd.DataFrame:
     """Select and type a derived table's columns as its Table Schema declares them."""
-    from .schema import PANDAS_DTYPES
+    from carte_evidence.package.schema import PANDAS_DTYPES
 
     fields = table_schema(resource)["fields"]
     out = pd.DataFrame(index=frame.index)

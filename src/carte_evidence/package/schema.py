@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from .paths import schemas_dir
+from carte_evidence.package.paths import schemas_dir
 
 # Table Schema type -> pandas dtype of the loaded tables. Nullable dtypes, because unknown
 # values stay empty in every non-required column.

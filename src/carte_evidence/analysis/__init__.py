@@ -1,0 +1,1 @@
+"""What the evidence says: statistics, summaries, grades, derived tables, trials, coverage."""

@@ -1,0 +1,1 @@
+"""What contributors and maintainers run on the source: fmt, diff, scaffold, release."""

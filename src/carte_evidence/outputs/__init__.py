@@ -1,0 +1,1 @@
+"""What is written for people: standard tables and figures, exports, the release build."""

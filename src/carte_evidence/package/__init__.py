@@ -1,0 +1,1 @@
+"""The data package itself: schema, parsing, rules, validation, loading."""
