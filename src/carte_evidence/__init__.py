@@ -4,7 +4,19 @@
     >>> tables = carte_evidence.load()          # validated pandas DataFrames
     >>> tables["arms"].head()
 
-Heavy modules are imported on first use, so `import carte_evidence` stays light.
+Public API:
+
+- ``load(path=None)``: the validated tables of a data package, as typed pandas DataFrames.
+- ``validate(path=None)``: every problem of a data package (empty list when valid).
+- ``summarize(...)``: counts and pooled estimates, filtered by disease, target, event, ...
+- ``grade(...)``: study grades and GRADE certainty of each body of evidence.
+- ``build(path=None, out="dist")``: validated data, derived tables, grades, tables and figures.
+- ``Problem``: one validation problem (file, line, column, value, rule, hint).
+- ``ValidationError``: raised by ``load`` and ``build`` with every problem of an invalid package.
+
+The code is layered (``package`` -> ``analysis`` -> ``outputs`` -> ``maintain`` -> ``cli``);
+see docs/architecture.md. Heavy modules are imported on first use, so ``import carte_evidence``
+stays light.
 """
 
 from __future__ import annotations
@@ -28,6 +40,11 @@ __all__ = sorted(_EXPORTS)
 
 
 def __getattr__(name: str) -> Any:
+    """Import a public name on first use (keeps `import carte_evidence` and `carte --help` fast)."""
     if name in _EXPORTS:
         return getattr(import_module(_EXPORTS[name]), name)
     raise AttributeError(f"module 'carte_evidence' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -1,4 +1,8 @@
-"""Checks that each number of a row can be found in the verbatim quote it was read from."""
+"""Checks that each number of a row can be found in the verbatim quote it was read from.
+
+Part of the data package layer: `validate` reports a number missing from its quote as a problem
+(rule `quote`), and the test suite uses the same functions.
+"""
 
 from __future__ import annotations
 
