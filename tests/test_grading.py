@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from carte_evidence import load
 from carte_evidence.cli.main import app
-from carte_evidence.analysis.grading import evidence_certainty, explain, grade, load_rubric, study_grades
+from carte_evidence.analysis.grading import _imprecision, check_overrides, evidence_certainty, explain, grade, load_overrides, load_rubric, study_grades
 
 runner = CliRunner()
 RUBRIC = load_rubric()
@@ -98,18 +98,59 @@ def test_a_missing_field_never_raises_a_grade(tables, column, study):
 
 def test_evidence_certainty_reasons(tables):
     cert = evidence_certainty(tables, RUBRIC).set_index("analysis_id")
-    row = cert.loc["sle|CD19|doris_remission"]
-    assert row["starting_level"] == "low" and row["certainty"] == "very low"
-    assert row["imprecision"].startswith("very serious: 10 patients")
-    assert row["inconsistency"] == "not serious: one study: not assessable"
+    row = cert.loc["doris_remission@latest|disease|sle"]
+    assert row["question"] == "effect" and row["starting_level"] == "low" and row["certainty"] == "very low"
+    assert row["imprecision"].startswith("very serious: 15 patients") and "under 30 patients" in row["imprecision"]
+    assert row["indirectness"].startswith("serious: no control group")
     assert row["publication_bias"].startswith("serious: all studies under 20 patients")
-    assert cert.loc["sle|BCMA|crs[any]", "risk_of_bias"].startswith("serious: 100% of patients from studies graded C/D")
+    crs = cert.loc["crs_any|target|BCMA"]
+    assert crs["question"] == "incidence" and crs["starting_level"] == "high"
+    assert crs["risk_of_bias"].startswith("serious: 100% of patients from studies graded C/D")
+
+
+def test_incidence_and_effect_start_at_different_levels(tables):
+    cert = evidence_certainty(tables, RUBRIC)
+    starts = cert.groupby("question")["starting_level"].agg(set).to_dict()
+    assert starts == {"incidence": {"high"}, "effect": {"low"}}
+
+
+def test_override_is_shown_beside_the_computed_rating(tables):
+    cert = evidence_certainty(tables, RUBRIC)
+    target = cert["analysis_id"].iloc[0]
+    overrides = pd.DataFrame([{"analysis_id": target, "domain": "certainty", "from": cert["certainty"].iloc[0], "to": "moderate",
+                               "reason_code": "validated-surrogate", "reason": "well validated surrogate", "who": "tester", "date": "2026-11-30"}])
+    with_override = evidence_certainty(tables, RUBRIC, overrides=overrides).set_index("analysis_id").loc[target]
+    assert with_override["certainty"] == cert["certainty"].iloc[0]  # computed rating kept
+    assert with_override["certainty_with_override"] == "moderate" and "well validated surrogate" in with_override["override"]
+    assert check_overrides(cert, overrides, RUBRIC) == []
+    bad = overrides.assign(analysis_id="nope", to="excellent", reason="")
+    assert len(check_overrides(cert, bad, RUBRIC)) == 3
+
+
+def test_shipped_overrides_file_is_valid():
+    from carte_evidence import load
+
+    real = load()
+    cert = evidence_certainty(real, RUBRIC)
+    assert check_overrides(cert, load_overrides(), RUBRIC) == []
+
+
+@pytest.mark.parametrize("lo, hi, n, expected", [
+    (0.07, 0.19, 135, 0),      # CRS >= 3 between 5 % and 20 %: same decision at both ends
+    (0.15, 0.30, 117, -1),     # crosses 20 %
+    (0.01, 0.40, 150, -2),     # crosses both thresholds
+    (0.08, 0.15, 20, -2),      # under the minimum information size
+    (0.08, 0.15, 60, -1),      # under the optimal information size
+])
+def test_imprecision_on_decision_thresholds(lo, hi, n, expected):
+    level, why = _imprecision({"ci_lower": lo, "ci_upper": hi}, [0.05, 0.20], n, RUBRIC["evidence"]["imprecision"])
+    assert level == expected and f"{n} patients" in why
 
 
 def test_randomized_evidence_starts_high(tables):
     t = _with(tables, {("studies", "study-one", "design"): "randomized"})
     cert = evidence_certainty(t, RUBRIC).set_index("analysis_id")
-    assert cert.loc["sle|CD19|doris_remission", "starting_level"] == "high"
+    assert cert.loc["doris_remission@latest|disease|sle", "starting_level"] == "high"
 
 
 def test_cli_grade(tables, tmp_path):

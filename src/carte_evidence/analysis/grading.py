@@ -62,7 +62,8 @@ def study_facts(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     status = _publication_status(pubs)
     facts["publication_status"] = studies["primary_publication_id"].map(status)
     facts["registration"] = studies["registry_id"].notna().map({True: "registered", False: "not registered"})
-    facts["consecutive_enrolment"] = studies["consecutive_enrolment"].fillna(False).astype(bool).map({True: "stated", False: "not stated"})
+    # Unknown (empty) stays unknown: a grade must show which facts were missing, not weak.
+    facts["consecutive_enrolment"] = studies["consecutive_enrolment"].map({True: "stated", False: "not stated"}).astype("string")
     return facts
 
 
@@ -119,6 +120,8 @@ def study_grades(tables: dict[str, pd.DataFrame], rubric: dict[str, Any] | None 
         grade[out["total_points"] >= band["min_points"]] = band["grade"]
     out["study_grade"] = grade
     out["missing_facts"] = missing.map(" ".join).replace("", pd.NA)
+    out["unknown_facts"] = missing.map(len).astype(int)
+    out["study_grade_display"] = out["study_grade"] + out["unknown_facts"].map(lambda m: f" ({m} of {len(spec['domains'])} facts unknown)" if m else "")
     out["flags"] = _flags(tables).reindex(out.index).replace("", pd.NA)
     return out.reset_index().rename(columns={"index": "study_id"})
 
@@ -136,6 +139,8 @@ def explain(tables: dict[str, pd.DataFrame], study_id: str, rubric: dict[str, An
         points, top = int(grades[f"points_{name}"]), _max_points(domain)
         shown = "unknown (missing in the data, scores 0)" if pd.isna(value) else f"{value:g}" if isinstance(value, float) else str(value)
         lines.append(f"  {name}: {domain['fact']} = {shown} -> {points} of {top} points  [{domain['framework']}]")
+    if grades["unknown_facts"]:
+        lines.append(f"  {grades['unknown_facts']} of {len(rubric['study']['domains'])} facts unknown (they score 0): the grade may reflect missing information, not weak evidence")
     if isinstance(grades["flags"], str):
         lines.append(f"  flags: {grades['flags']}")
     return lines
@@ -147,97 +152,150 @@ def _rate(level: int, reason: str) -> str:
     return {0: "not serious", -1: "serious", -2: "very serious", 1: "rated up"}[level] + (f": {reason}" if reason else "")
 
 
-def evidence_certainty(tables: dict[str, pd.DataFrame], rubric: dict[str, Any] | None = None, grades: pd.DataFrame | None = None) -> pd.DataFrame:
-    """GRADE certainty for each disease x target x outcome and disease x target x adverse event.
+def _imprecision(pooled: dict, thresholds: list[float], n: int, rules: dict) -> tuple[int, str]:
+    lo, hi = pooled.get("ci_lower", np.nan), pooled.get("ci_upper", np.nan)
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return -2, f"{n} patients; no finite CI"
+    crossed = [t for t in thresholds if lo < t < hi]
+    level = -min(2, len(crossed))
+    why = f"{n} patients; 95% CI {lo:.0%}-{hi:.0%}" + (f" crosses decision threshold(s) {', '.join(f'{t:.0%}' for t in crossed)}" if crossed else f" within one side of {', '.join(f'{t:.0%}' for t in thresholds)}")
+    if n < rules["very_serious_min_patients"]:
+        level, why = -2, why + f"; under {rules['very_serious_min_patients']} patients"
+    elif n < rules["serious_min_patients"] and level == 0:
+        level, why = -1, why + f"; under the optimal information size ({rules['serious_min_patients']} patients)"
+    return level, why
 
-    Pooled numbers come from :mod:`carte_evidence.analysis.summary` (the same rows and the same GLMM as
-    `carte summary`); every rating carries its reason in words.
-    """
-    from carte_evidence.analysis.summary import analysis_rows, pool
 
-    rubric = rubric or load_rubric()
+def rate(result: dict, sub: pd.DataFrame, tables: dict[str, pd.DataFrame], rubric: dict[str, Any], grades: pd.Series) -> dict:
+    """GRADE ratings of one analysis (a row of ``plan_results``) with their reasons, per domain."""
     rules = rubric["evidence"]
-    grades = (grades if grades is not None else study_grades(tables, rubric)).set_index("study_id")["study_grade"]
+    levels = rules["levels"]
+    question = rules["questions"][result["question"]]
     designs = tables["studies"].set_index("study_id")["design"]
     pubs = tables["publications"].set_index("publication_id")["publication_type"]
     measures = tables["measures"].set_index("measure_id")
-    levels = rules["levels"]
-    results = []
-    for kind in ("outcome", "adverse_event"):
-        rows = analysis_rows(tables, "outcome" if kind == "outcome" else "ae")
-        keys = ["measure"] if kind == "outcome" else ["event", "grade"]
-        rows = rows[rows["n_evaluable"] > 0]
-        for values, sub in rows.groupby(["disease_id", "targets", *keys], dropna=False, sort=True):
-            disease, target, *rest = values
-            pooled = pool(sub)
-            n = int(sub["n_evaluable"].sum())
-            randomized = sub["study_id"].map(designs).eq("randomized").any()
-            start = rules["start"]["randomized" if randomized else "other"]
-            score = levels.index(start)
-            ratings = {}
-            # Risk of bias: patients from low-grade studies.
-            g = sub["study_id"].map(grades)
-            share_low = sub.loc[g.isin(rules["risk_of_bias"]["low_grades"]), "n_evaluable"].sum() / n
-            share_d = sub.loc[g == rules["risk_of_bias"]["very_serious_grade"], "n_evaluable"].sum() / n
-            rob = -2 if share_d >= rules["risk_of_bias"]["serious_share"] else -1 if share_low >= rules["risk_of_bias"]["serious_share"] else 0
-            ratings["risk_of_bias"] = (rob, f"{share_low:.0%} of patients from studies graded {'/'.join(rules['risk_of_bias']['low_grades'])} ({share_d:.0%} from grade {rules['risk_of_bias']['very_serious_grade']})")
-            # Imprecision: width of the 95% CI and total patients.
-            width = pooled.get("ci_upper", np.nan) - pooled.get("ci_lower", np.nan)
-            imp = rules["imprecision"]
-            if not np.isfinite(width) or width > imp["very_serious_ci_width"] or n < imp["very_serious_min_patients"]:
-                ratings["imprecision"] = (-2, f"{n} patients; 95% CI width {width:.2f}" if np.isfinite(width) else f"{n} patients; no finite CI")
-            elif width > imp["serious_ci_width"] or n < imp["serious_min_patients"]:
-                ratings["imprecision"] = (-1, f"{n} patients; 95% CI width {width:.2f}")
-            else:
-                ratings["imprecision"] = (0, f"{n} patients; 95% CI width {width:.2f}")
-            # Inconsistency: I2 and non-overlapping study intervals.
-            i2 = pooled.get("i2", np.nan)
-            disjoint = len(sub) > 1 and sub["ci_lower"].max() > sub["ci_upper"].min()
-            inc = rules["inconsistency"]
-            if len(sub) < 2:
-                ratings["inconsistency"] = (0, "one study: not assessable")
-            elif i2 >= inc["very_serious_i2"]:
-                ratings["inconsistency"] = (-2, f"I2 {i2:.0f}%")
-            elif i2 >= inc["serious_i2"] or disjoint:
-                ratings["inconsistency"] = (-1, f"I2 {i2:.0f}%" + ("; study CIs do not all overlap" if disjoint else ""))
-            else:
-                ratings["inconsistency"] = (0, f"I2 {i2:.0f}%")
-            # Indirectness: surrogate end point or mixed-disease population.
-            ind = rules["indirectness"]
-            reasons = []
-            if kind == "outcome" and rest[0] in ind["surrogate_measures"]:
-                reasons.append("surrogate end point")
-            if disease in ind["mixed_diseases"]:
-                reasons.append("mixed-disease population")
-            ratings["indirectness"] = (-1 if reasons else 0, "; ".join(reasons) or "direct")
-            # Publication bias: only small studies, or only abstracts and releases.
-            pb = rules["publication_bias"]
-            small = (sub["n_evaluable"] < pb["small_study_patients"]).all()
-            weak = sub["publication_id"].map(pubs).isin(pb["weak_publication_types"]).all()
-            why = [w for w, hit in ((f"all studies under {pb['small_study_patients']} patients", small), ("only abstracts or company releases", weak)) if hit]
-            ratings["publication_bias"] = (-1 if why else 0, "; ".join(why) or "undetected")
-            # Large effect: a good outcome whose pooled lower bound is high, without serious risk of bias.
-            good = kind == "outcome" and rest[0] in measures.index and measures.loc[rest[0], "higher_is_better"] is True
-            big = good and rob == 0 and pooled.get("ci_lower", 0) >= rules["large_effect"]["min_ci_lower"]
-            ratings["large_effect"] = (1 if big else 0, f"pooled lower bound {pooled.get('ci_lower', np.nan):.2f}" if big else "")
-            score += sum(min(r[0], 0) for name, r in ratings.items() if name != "large_effect") + ratings["large_effect"][0]
-            certainty = levels[int(np.clip(score, 0, len(levels) - 1))]
-            measure = rest[0] if kind == "outcome" else pd.NA
-            event, grade = (pd.NA, pd.NA) if kind == "outcome" else rest
-            analysis_id = f"{disease}|{target}|{measure if kind == 'outcome' else f'{event}[{grade}]'}"
-            results.append({
-                "analysis_id": analysis_id, "disease_id": disease, "target": target, "kind": kind,
-                "measure": measure, "event": event, "grade": grade,
-                "k": pooled.get("k"), "n": pooled.get("n"), "events": pooled.get("events"),
-                "estimate": pooled.get("estimate"), "ci_lower": pooled.get("ci_lower"), "ci_upper": pooled.get("ci_upper"), "i2": pooled.get("i2"),
-                "starting_level": start,
-                **{name: (_rate(r[0], r[1]) if name != "large_effect" else ("rated up: " + r[1] if r[0] else "none")) for name, r in ratings.items()},
-                "certainty": certainty, "rubric_version": str(rubric["version"]),
-            })
-    return pd.DataFrame(results)
+    randomized = sub["study_id"].map(designs).eq("randomized").any()
+    start = question.get("randomized_start", question["start"]) if randomized else question["start"]
+    n = int(sub["n_evaluable"].sum())
+    ratings = {}
+    g = sub["study_id"].map(grades)
+    share_low = sub.loc[g.isin(rules["risk_of_bias"]["low_grades"]).to_numpy(), "n_evaluable"].sum() / n
+    share_d = sub.loc[(g == rules["risk_of_bias"]["very_serious_grade"]).to_numpy(), "n_evaluable"].sum() / n
+    rob = -2 if share_d >= rules["risk_of_bias"]["serious_share"] else -1 if share_low >= rules["risk_of_bias"]["serious_share"] else 0
+    ratings["risk_of_bias"] = (rob, f"{share_low:.0%} of patients from studies graded {'/'.join(rules['risk_of_bias']['low_grades'])} ({share_d:.0%} from grade {rules['risk_of_bias']['very_serious_grade']})")
+    imp = rules["imprecision"]
+    key = result["analysis_id"] if result["question"] == "incidence" else "default_effect"
+    ratings["imprecision"] = _imprecision(result, imp["thresholds"].get(key, imp["thresholds"]["default_effect"]), n, imp)
+    inc = rules["inconsistency"]
+    i2 = result.get("i2", np.nan)
+    disjoint = len(sub) > 1 and sub["ci_lower"].max() > sub["ci_upper"].min()
+    if len(sub) < 2:
+        ratings["inconsistency"] = (0, "one study: not assessable")
+    elif pd.notna(i2) and i2 >= inc["very_serious_i2"]:
+        ratings["inconsistency"] = (-2, f"I2 {i2:.0f}%")
+    elif (pd.notna(i2) and i2 >= inc["serious_i2"]) or disjoint:
+        ratings["inconsistency"] = (-1, f"I2 {i2:.0f}%" + ("; study CIs do not all overlap" if disjoint else ""))
+    else:
+        ratings["inconsistency"] = (0, f"I2 {i2:.0f}%" if pd.notna(i2) else "consistent")
+    ind, reasons = rules["indirectness"], []
+    if result["question"] == "effect" and result.get("measure") in ind["surrogate_measures"]:
+        reasons.append("surrogate end point")
+    # Mixed-disease arms are the intended population of a safety question (analysis plan), not indirect.
+    if result["question"] == "effect" and (sub["disease_id"] == "mixed-autoimmune").any():
+        reasons.append("mixed-disease population")
+    if result["question"] == "effect" and question.get("no_control_indirectness") and not randomized:
+        reasons.append("no control group: the effect is not compared with standard care")
+    ratings["indirectness"] = (-1 if reasons else 0, "; ".join(reasons) or "direct")
+    pb = rules["publication_bias"]
+    small = (sub["n_evaluable"] < pb["small_study_patients"]).all()
+    weak = sub["publication_id"].map(pubs).isin(pb["weak_publication_types"]).all()
+    why = [w for w, hit in ((f"all studies under {pb['small_study_patients']} patients", small), ("only abstracts, releases or news", weak)) if hit]
+    ratings["publication_bias"] = (-1 if why else 0, "; ".join(why) or "undetected")
+    good = result["question"] == "effect" and result.get("measure") in measures.index and measures.loc[result["measure"], "higher_is_better"] is True
+    big = good and rob == 0 and (result.get("ci_lower") or 0) >= rules["large_effect"]["min_ci_lower"]
+    ratings["large_effect"] = (1 if big else 0, f"pooled lower bound {result.get('ci_lower'):.2f}" if big else "")
+    score = levels.index(start) + sum(min(r[0], 0) for name, r in ratings.items() if name != "large_effect") + ratings["large_effect"][0]
+    certainty = levels[int(np.clip(score, 0, len(levels) - 1))]
+    return {"starting_level": start,
+            **{name: (_rate(r[0], r[1]) if name != "large_effect" else ("rated up: " + r[1] if r[0] else "none")) for name, r in ratings.items()},
+            "certainty": certainty}
 
 
-def grade(path=None, tables: dict[str, pd.DataFrame] | None = None, rubric: str | Path | dict | None = None) -> dict[str, pd.DataFrame]:
+def load_overrides(path: str | Path | None = None) -> pd.DataFrame:
+    """Judgements the rules cannot make (schemas/certainty_overrides.csv), each with its reason."""
+    return pd.read_csv(path or schemas_dir() / "certainty_overrides.csv", dtype="string")
+
+
+def check_overrides(certainty: pd.DataFrame, overrides: pd.DataFrame, rubric: dict[str, Any]) -> list[str]:
+    """Problems of the overrides file: unknown analysis, domain or level, or a missing reason."""
+    problems = []
+    domains = {"risk_of_bias", "imprecision", "inconsistency", "indirectness", "publication_bias", "large_effect", "certainty"}
+    levels = set(rubric["evidence"]["levels"]) | {"not serious", "serious", "very serious", "rated up"}
+    for line, row in enumerate(overrides.to_dict("records"), start=2):
+        if row["analysis_id"] not in set(certainty["analysis_id"]):
+            problems.append(f"certainty_overrides.csv line {line}: unknown analysis_id {row['analysis_id']!r}")
+        if row["domain"] not in domains:
+            problems.append(f"certainty_overrides.csv line {line}: unknown domain {row['domain']!r}; valid: {', '.join(sorted(domains))}")
+        for column in ("from", "to"):
+            if row[column] not in levels:
+                problems.append(f"certainty_overrides.csv line {line}: {column} {row[column]!r} is not a GRADE level or rating")
+        if pd.isna(row.get("reason")) or not str(row.get("reason")).strip():
+            problems.append(f"certainty_overrides.csv line {line}: an override needs a reason")
+    return problems
+
+
+def evidence_certainty(tables: dict[str, pd.DataFrame], rubric: dict[str, Any] | None = None, grades: pd.DataFrame | None = None,
+                       results: pd.DataFrame | None = None, overrides: pd.DataFrame | None = None) -> pd.DataFrame:
+    """GRADE certainty of every analysis of the analysis plan, with the reason for each rating.
+
+    Pooled numbers come from :func:`carte_evidence.analysis.results.plan_results` (computed once
+    and shared with the tables and figures). Overrides are shown beside the computed rating
+    (``override``, ``certainty_with_override``), never replacing it silently.
+    """
+    from carte_evidence.analysis.results import plan_results
+    from carte_evidence.analysis.summary import analysis_rows
+
+    rubric = rubric or load_rubric()
+    grades = (grades if grades is not None else study_grades(tables, rubric)).set_index("study_id")["study_grade"]
+    results = results if results is not None else plan_results(tables)
+    rows = {"incidence": analysis_rows(tables, "ae"), "effect_latest": analysis_rows(tables, "outcome"), "effect_main": None}
+    out = []
+    for result in results[results["k"] > 0].to_dict("records"):
+        studies = set(str(result["study_ids"]).split())
+        if result["question"] == "incidence":
+            base = rows["incidence"]
+            sub = base[(base["event"] == result["event"]) & (base["grade"] == result["grade"])]
+        else:
+            sub = rows["effect_latest"]
+            sub = sub[(sub["measure"] == result["measure"]) & (sub["disease_id"] == result["disease_id"])]
+        sub = sub[sub["study_id"].isin(studies)].drop_duplicates("study_id")
+        sub = sub[sub["n_evaluable"] > 0]
+        if sub.empty:
+            continue
+        rated = rate(result, sub, tables, rubric, grades)
+        out.append({
+            "analysis_id": f"{result['analysis_id']}|{result['grouping']}|{result['group']}",
+            "disease_id": result.get("disease_id"), "target": result["group"] if result["grouping"] == "target" else pd.NA,
+            "kind": "adverse_event" if result["question"] == "incidence" else "outcome", "question": result["question"],
+            "grouping": result["grouping"], "group_label": result["group"], "window": result.get("window"),
+            "measure": result.get("measure"), "event": result.get("event"), "grade": result.get("grade"),
+            **{c: result.get(c) for c in ("k", "n", "events", "method", "estimate", "ci_lower", "ci_upper", "i2", "flag")},
+            **rated, "rubric_version": str(rubric["version"]),
+        })
+    frame = pd.DataFrame(out)
+    overrides = overrides if overrides is not None else load_overrides()
+    frame["override"] = pd.NA
+    frame["certainty_with_override"] = frame["certainty"]
+    for row in overrides.to_dict("records"):
+        hit = frame["analysis_id"] == row["analysis_id"]
+        frame.loc[hit, "override"] = f"{row['domain']}: {row['from']} -> {row['to']} ({row['reason_code']}: {row['reason']}; {row['who']}, {row['date']})"
+        if row["domain"] == "certainty":
+            frame.loc[hit, "certainty_with_override"] = row["to"]
+    return frame
+
+
+def grade(path=None, tables: dict[str, pd.DataFrame] | None = None, rubric: str | Path | dict | None = None,
+          results: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
     """Study grades and GRADE certainty: ``{"study_grades": ..., "evidence_certainty": ...}``."""
     from carte_evidence.package.load import load
 
@@ -248,5 +306,5 @@ def grade(path=None, tables: dict[str, pd.DataFrame] | None = None, rubric: str 
     grades = study_grades(tables, rubric)
     return {
         "study_grades": conform(grades, "study_grades"),
-        "evidence_certainty": conform(evidence_certainty(tables, rubric, grades), "evidence_certainty"),
+        "evidence_certainty": conform(evidence_certainty(tables, rubric, grades, results=results), "evidence_certainty"),
     }

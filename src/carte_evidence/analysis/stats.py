@@ -12,7 +12,16 @@ Two pooled estimates, both on the logit scale, following R's metafor (measure "P
 
 Both report the estimate, its 95 % CI (Wald, normal quantile), tau^2, I^2 (from metafor's
 "typical" within-study variance) and the 95 % prediction interval (mu +- z sqrt(se^2 + tau^2)),
-as metafor's ``predict()`` does by default.
+as metafor's ``predict()`` does by default, and the prediction interval with a t distribution of
+k - 1 degrees of freedom beside it (wider for few studies).
+
+A GLMM fit is *degenerate* when tau^2 exceeds :data:`TAU2_BOUND`, when the estimate is at
+infinity (every study 0 % or every study 100 %), or when the optimiser does not converge. With
+tau^2 > 10 the 95 % prediction interval on the logit scale is wider than +-6.2, i.e. it runs from
+under 1 % to over 99 %: the data say nothing about a typical study, and the adaptive quadrature
+is no longer accurate (its likelihood surface is not smooth there, so different optimisers stop
+at different points; metafor's own answer there is an optimiser artefact too). Such fits are
+flagged and never shown with a precise interval (see ``analysis.summary.pool``).
 """
 
 from __future__ import annotations
@@ -23,6 +32,8 @@ import numpy as np
 from scipy import optimize, special, stats
 
 Z95 = stats.norm.ppf(0.975)
+TAU2_BOUND = 10.0  # beyond it a GLMM fit is degenerate (see the module docstring)
+TAU_SEARCH = 7.0  # the likelihood is searched up to tau = 7 (tau^2 = 49); an optimum at that edge is degenerate
 
 
 def clopper_pearson(events, total, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
@@ -73,6 +84,13 @@ class Pooled:
     logit: float
     logit_se: float
     converged: bool = True
+    pi_t_lower: float = float("nan")
+    pi_t_upper: float = float("nan")
+
+    @property
+    def degenerate(self) -> bool:
+        """Estimate at infinity, no convergence, or tau^2 beyond :data:`TAU2_BOUND`."""
+        return not self.converged or not np.isfinite(self.logit) or self.tau2 > TAU2_BOUND
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -83,11 +101,13 @@ def _finish(method, k, n, mu, se, tau2, vi, converged=True) -> Pooled:
     i2 = 100 * tau2 / (tau2 + s2) if len(vi) > 1 and tau2 + s2 > 0 else 0.0
     ci = (mu - Z95 * se, mu + Z95 * se)
     half = Z95 * np.sqrt(se**2 + tau2)
+    t_half = stats.t.ppf(0.975, len(vi) - 1) * np.sqrt(se**2 + tau2) if len(vi) > 1 else float("nan")
     return Pooled(
         method=method, k=len(k), n=int(n.sum()), events=int(k.sum()),
         estimate=float(special.expit(mu)), ci_lower=float(special.expit(ci[0])), ci_upper=float(special.expit(ci[1])),
         pi_lower=float(special.expit(mu - half)), pi_upper=float(special.expit(mu + half)),
         tau2=float(tau2), i2=float(i2), logit=float(mu), logit_se=float(se), converged=converged,
+        pi_t_lower=float(special.expit(mu - t_half)), pi_t_upper=float(special.expit(mu + t_half)),
     )
 
 
@@ -137,7 +157,10 @@ def _marginal_loglik(mu: float, tau: float, k: np.ndarray, n: np.ndarray) -> flo
         p = special.expit(mu + tau * u)
         grad = tau * (k - n * p) - u
         hess = -(tau**2) * n * p * (1 - p) - 1
-        u = u - np.clip(grad / hess, -1.0, 1.0)
+        step = np.clip(grad / hess, -1.0, 1.0)
+        u = u - step
+        if np.abs(step).max() < 1e-12:  # converged far below what the quadrature resolves
+            break
     p = special.expit(mu + tau * u)
     scale = 1 / np.sqrt(tau**2 * n * p * (1 - p) + 1)
     nodes = u[:, None] + scale[:, None] * _GH_NODES[None, :]
@@ -163,16 +186,40 @@ def glmm_logit(events, total) -> Pooled:
     def nll(theta):
         return -_marginal_loglik(theta[0], theta[1], k, n)
 
-    res = optimize.minimize(nll, x0=[start_mu, 0.5], method="L-BFGS-B", bounds=[(-30, 30), (0, 20)])
-    fixed = optimize.minimize_scalar(lambda m: nll([m, 0.0]), bounds=(-30, 30), method="bounded")
-    if fixed.fun <= res.fun + 1e-9:
-        mu, tau = fixed.x, 0.0
-    else:
-        mu, tau = res.x
+    mu, tau, converged = _maximise(nll, start_mu)
     if abs(mu) > 25:  # all studies 0 % or 100 %: the ML estimate is at infinity
         return _finish("GLMM", k, n, float("nan"), float("nan"), 0.0, vi, converged=False)
     se = _se_mu(lambda m, t: nll([m, t]), mu, tau)
-    return _finish("GLMM", k, n, mu, se, tau**2, vi, converged=bool((res.success or tau == 0) and np.isfinite(se)))
+    return _finish("GLMM", k, n, mu, se, tau**2, vi, converged=bool(converged and np.isfinite(se)))
+
+
+def _maximise(nll, start_mu: float) -> tuple[float, float, bool]:
+    """(mu, tau, converged) maximising the likelihood, robust to its ridges at large tau.
+
+    One local optimiser from one start can stop on a ridge of the quadrature likelihood (the
+    0.7-point-wide interval of an earlier version). So: profile the likelihood over a grid of
+    tau (mu optimised for each), then polish the best grid point with Nelder-Mead in
+    (mu, log tau); tau = 0 (the fixed-effect model) is a candidate of its own.
+    """
+    def bounded(theta):  # the quadrature is meaningless far out: keep the search inside
+        mu, log_tau = theta
+        value = nll([mu, float(np.exp(log_tau))]) if abs(mu) <= 30 and log_tau <= np.log(TAU_SEARCH) else np.inf
+        return value if np.isfinite(value) else np.inf
+
+    def best_mu(tau):
+        r = optimize.minimize_scalar(lambda m: nll([m, tau]), bounds=(-30, 30), method="bounded", options={"xatol": 1e-5})
+        return (r.fun if np.isfinite(r.fun) else np.inf), r.x
+
+    grid = np.concatenate([[0.0], np.geomspace(0.1, TAU_SEARCH, 10)])
+    profile = [(*best_mu(t), t) for t in grid]
+    fun0, mu0, tau0 = min(profile, key=lambda p: p[0])
+    if profile[0][0] <= fun0 + 1e-6:  # no better than the fixed-effect model: tau = 0, as metafor
+        return float(profile[0][1]), 0.0, True
+    res = optimize.minimize(bounded, x0=[mu0, np.log(tau0)], method="Nelder-Mead",
+                            options={"xatol": 1e-9, "fatol": 1e-12, "maxiter": 4000})
+    if res.fun <= fun0:
+        return float(res.x[0]), float(np.exp(res.x[1])), bool(res.success)
+    return float(mu0), float(tau0), False
 
 
 def _se_mu(f, mu: float, tau: float, h: float = 1e-3) -> float:

@@ -7,11 +7,16 @@ twice. Studies whose indication was oncologic are kept out of the pooled analyse
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 import pandas as pd
 
-from carte_evidence.analysis.stats import clopper_pearson, glmm_logit, reml_logit
+from carte_evidence.analysis import filters as flt
 from carte_evidence.analysis.derived import latest, primary_rows
+from carte_evidence.analysis.harmonise import harmonised_adverse_events
+from carte_evidence.analysis.plan import load_plan
+from carte_evidence.analysis.stats import clopper_pearson, glmm_logit, reml_logit
 
 # Fields a count or an analysis can be grouped by -> (table it comes from, column).
 GROUP_FIELDS = {
@@ -25,6 +30,7 @@ GROUP_FIELDS = {
     "country": "country",
     "year": "year",
     "indication": "indication",
+    "lymphodepletion": "lymphodepletion",
 }
 
 
@@ -39,8 +45,12 @@ def arm_context(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     products = tables["products"][["product_id", "modality", "targets", "cell_source"]]
     diseases = tables["diseases"][["disease_id", "disease_area"]]
     pubs = tables["publications"][["publication_id", "year"]].rename(columns={"publication_id": "primary_publication_id"})
+    arms = tables["arms"][["arm_id", "study_id", "product_id", "disease_id", "arm_scope", "n_treated", "lymphodepletion"]].copy()
+    # The regimen is free text; analyses group by whether one was given ('none ...' = no).
+    regimen = arms["lymphodepletion"].astype("string").str.strip().str.lower()
+    arms["lymphodepletion"] = regimen.str.startswith("none").map({True: "no", False: "yes"}).fillna("unknown").astype("string")
     return (
-        tables["arms"][["arm_id", "study_id", "product_id", "disease_id", "arm_scope", "n_treated"]]
+        arms
         .merge(studies, on="study_id", how="left")
         .merge(products, on="product_id", how="left")
         .merge(diseases, on="disease_id", how="left")
@@ -54,7 +64,7 @@ def _explode(frame: pd.DataFrame, column: str) -> pd.DataFrame:
     return frame
 
 
-def counts(tables: dict[str, pd.DataFrame], by: str | list[str] | tuple[str, ...] = "disease") -> pd.DataFrame:
+def counts(tables: dict[str, pd.DataFrame], by: str | list[str] | tuple[str, ...] = "disease", filters: dict[str, str | None] | None = None) -> pd.DataFrame:
     """Publications, studies and unique patients per value of ``by`` (overlap-resolved).
 
     ``by`` is one field or several (e.g. ``["disease", "target"]``). Patients are the sum of the
@@ -67,7 +77,9 @@ def counts(tables: dict[str, pd.DataFrame], by: str | list[str] | tuple[str, ...
     columns = [GROUP_FIELDS[b] for b in fields]
     arms = arm_context(tables)
     arms = arms[arms["arm_scope"].isna()]
-    if "indication" not in fields:  # oncologic-indication cohorts are kept apart (see --by indication)
+    if filters:
+        arms = flt.apply(arms, tables, filters)
+    if "indication" not in fields and not (filters or {}).get("indication"):  # oncologic-indication cohorts are kept apart (see --by indication)
         arms = arms[(arms["indication"] != "oncologic").fillna(True)]
     arms.loc[arms["overlap_status"] == "pooled_report", "n_treated"] = 0
     for column in columns:
@@ -90,32 +102,60 @@ def timeline(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     return out.reset_index().astype({"year": "Int64"})
 
 
-def analysis_rows(tables: dict[str, pd.DataFrame], kind: str = "outcome") -> pd.DataFrame:
+def _in_window(rows: pd.DataFrame, by: list[str], months: float, plus_minus: float) -> pd.DataFrame:
+    """Per group, the row closest to ``months`` within +-``plus_minus`` (later on a tie)."""
+    t = rows["timepoint_months"].astype("Float64")
+    inside = rows[((t - months).abs() <= plus_minus).fillna(False).to_numpy()]
+    inside = inside.assign(_d=(inside["timepoint_months"].astype(float) - months).abs(), _t=-inside["timepoint_months"].astype(float))
+    return inside.sort_values(by + ["_d", "_t"], kind="stable").drop_duplicates(by, keep="first").drop(columns=["_d", "_t"])
+
+
+def analysis_rows(tables: dict[str, pd.DataFrame], kind: str = "outcome", timepoint: str | float | None = None,
+                  mixed_disease_arms: bool | None = None) -> pd.DataFrame:
     """One row per study x disease x target x (measure | event, grade): events / evaluable.
 
-    Rows come from the study's primary publication, latest timepoint; arms of one study that
-    share disease and target (dose levels) are added up. Oncologic-indication studies are left out.
+    Rows come from the study's primary publication; arms of one study that share disease and
+    target (dose levels) are added up. Oncologic-indication studies are left out. Outcomes are
+    taken at the latest timepoint, or (``timepoint`` = months) at the one closest to it within the
+    analysis plan's window; adverse events are harmonised first (derived any-grade and >= 3 rows,
+    ``value_source = derived``). Whole-cohort arms of mixed diseases count for safety and not for
+    efficacy unless ``mixed_disease_arms`` says otherwise.
     """
+    plan = load_plan()
     if kind == "outcome":
         binary = tables["measures"].loc[tables["measures"]["kind"] == "binary", "measure_id"]
         rows = primary_rows(tables["outcomes"], tables)
         rows = rows[rows["measure"].isin(binary) & rows["n_evaluable"].notna() & rows["n_events"].notna()]
-        rows = latest(rows, ["arm_id", "measure"])
+        if timepoint in (None, "latest"):
+            rows = latest(rows, ["arm_id", "measure"])
+        else:
+            window = plan["efficacy"]["windows"][plan["efficacy"]["main_window"]]
+            rows = _in_window(rows, ["arm_id", "measure"], float(timepoint), float(window["plus_minus"]))
         keys = ["measure"]
+        mixed = plan["efficacy"]["mixed_disease_arms"] if mixed_disease_arms is None else mixed_disease_arms
     else:
-        rows = primary_rows(tables["adverse_events"], tables)
+        rows = primary_rows(harmonised_adverse_events(tables["adverse_events"]), tables)
         rows = rows.drop_duplicates(["arm_id", "event", "grade"], keep="last")
         keys = ["event", "grade"]
+        mixed = plan["safety"]["mixed_disease_arms"] if mixed_disease_arms is None else mixed_disease_arms
     ctx = arm_context(tables)
     rows = rows.merge(ctx, on="arm_id", how="left")
     rows = rows[(rows["indication"] != "oncologic") & (rows["overlap_status"] != "pooled_report").fillna(True)]
     rows = rows[(rows["arm_scope"] != "subgroup").fillna(True)]
+    if not mixed:
+        rows = rows[(rows["disease_id"] != "mixed-autoimmune").fillna(True)]
     # A whole-cohort ('pooled') arm stands in only where the study gives no per-arm numbers.
     per_arm = rows.loc[rows["arm_scope"].isna(), ["study_id", *keys]].drop_duplicates().assign(_has=True)
     rows = rows.merge(per_arm, on=["study_id", *keys], how="left")
     rows = rows[rows["arm_scope"].isna() | rows["_has"].isna()].drop(columns="_has")
+    if "value_source" not in rows:
+        rows["value_source"] = pd.NA
+    rows["derived"] = rows["value_source"].eq("derived").fillna(False)
     group = ["study_id", "disease_id", "targets", *keys]
-    agg = {"n_events": ("n_events", "sum"), "n_evaluable": ("n_evaluable", "sum"), "publication_id": ("publication_id", "first")}
+    agg = {"n_events": ("n_events", "sum"), "n_evaluable": ("n_evaluable", "sum"), "publication_id": ("publication_id", "first"),
+           "derived": ("derived", "any"), "source_rows": ("ae_id" if kind != "outcome" else "outcome_id", " ".join)}
+    if "derived_from" in rows:
+        agg["derived_from"] = ("derived_from", lambda x: " ".join(v for v in x.dropna()))
     if "timepoint_months" in rows:
         agg["timepoint_months"] = ("timepoint_months", "max")
     out = rows.groupby(group, dropna=False).agg(**agg).reset_index()
@@ -127,32 +167,84 @@ def analysis_rows(tables: dict[str, pd.DataFrame], kind: str = "outcome") -> pd.
 
 
 POOLED_COLUMNS = [
-    "k", "n", "events", "estimate", "ci_lower", "ci_upper", "pi_lower", "pi_upper", "tau2", "i2",
-    "reml_estimate", "reml_ci_lower", "reml_ci_upper", "reml_pi_lower", "reml_pi_upper", "reml_tau2", "reml_i2", "note",
+    "k", "n", "events", "method", "estimate", "ci_lower", "ci_upper", "pi_lower", "pi_upper", "pi_t_lower", "pi_t_upper",
+    "tau2", "i2", "flag", "note", "timepoints",
+    "glmm_estimate", "glmm_ci_lower", "glmm_ci_upper", "glmm_tau2",
+    "reml_estimate", "reml_ci_lower", "reml_ci_upper", "reml_pi_lower", "reml_pi_upper", "reml_tau2", "reml_i2",
 ]
+TOO_FEW = "too few studies to pool"
+
+
+def _timepoints(rows: pd.DataFrame) -> str:
+    if "timepoint_months" not in rows or rows["timepoint_months"].isna().all():
+        return ""
+    t = rows["timepoint_months"].dropna().astype(float)
+    return f"{t.min():g}" + (f"-{t.max():g}" if t.max() > t.min() else "") + " months" + (" (some at last follow-up)" if rows["timepoint_months"].isna().any() else "")
+
+
+@lru_cache(maxsize=4096)
+def _fits(k: tuple, n: tuple):
+    """GLMM and REML fits of one set of counts; cached, since tables, figures and grading pool
+    the same sets (pure functions of the counts)."""
+    return glmm_logit(np.array(k), np.array(n)), reml_logit(np.array(k), np.array(n))
 
 
 def pool(rows: pd.DataFrame) -> dict:
-    """Pooled proportion of a set of study rows: GLMM (main) and REML (beside it)."""
+    """Pooled proportion of a set of study rows: GLMM, with REML and exact intervals as fallbacks.
+
+    ``method`` says which numbers ``estimate`` / ``ci_*`` hold: ``GLMM`` (binomial-normal,
+    as metafor ``rma.glmm``), ``REML`` when the GLMM fit is degenerate (tau^2 beyond the bound,
+    no convergence), ``exact (total)`` when every study is 0 % or 100 % (the estimate is at
+    infinity: the total's Clopper-Pearson interval), ``exact (single study)`` for k = 1.
+    ``flag`` is "too few studies to pool" below the analysis plan's minimum studies or patients.
+    The raw GLMM numbers stay in ``glmm_*`` for those who want them.
+    """
+    plan = load_plan()
     usable = rows[rows["n_evaluable"] > 0]
     dropped = len(rows) - len(usable)
-    note = f"{dropped} study row(s) with 0 evaluable excluded" if dropped else ""
+    notes = [f"{dropped} study row(s) with 0 evaluable excluded"] if dropped else []
     if usable.empty:
-        return {"k": 0, "n": 0, "events": 0, "note": note or "no data"}
+        return {"k": 0, "n": 0, "events": 0, "note": "; ".join(notes) or "no data", "flag": TOO_FEW}
     k, n = usable["n_events"].to_numpy(float), usable["n_evaluable"].to_numpy(float)
+    out = {"k": len(usable), "n": int(n.sum()), "events": int(k.sum()), "timepoints": _timepoints(usable)}
+    out["flag"] = TOO_FEW if len(usable) < plan["min_studies"] or n.sum() < plan["min_patients"] else ""
+    if usable.get("derived", pd.Series(False)).any():
+        notes.append(f"{int(usable['derived'].sum())} study row(s) derived from per-grade rows")
+    total_lo, total_hi = clopper_pearson([k.sum()], [n.sum()])
+    exact_total = {"estimate": k.sum() / n.sum(), "ci_lower": float(total_lo[0]), "ci_upper": float(total_hi[0])}
     if len(usable) == 1:
-        # Nothing to pool: the study's own proportion with its exact interval.
-        lower, upper = clopper_pearson(k, n)
-        own = {"estimate": k[0] / n[0], "ci_lower": lower[0], "ci_upper": upper[0]}
-        return {"k": 1, "n": int(n[0]), "events": int(k[0]), **own, **{f"reml_{key}": v for key, v in own.items()},
-                "note": "; ".join(filter(None, [note, "single study: its own proportion and exact 95% CI, no pooling"]))}
-    glmm, reml = glmm_logit(k, n), reml_logit(k, n)
-    out = {key: getattr(glmm, key) for key in ("k", "n", "events", "estimate", "ci_lower", "ci_upper", "pi_lower", "pi_upper", "tau2", "i2")}
+        notes.append("single study: its own proportion and exact 95% CI, no pooling")
+        return {**out, "method": "exact (single study)", **exact_total,
+                **{f"reml_{key}": v for key, v in exact_total.items()}, "note": "; ".join(notes)}
+    glmm, reml = _fits(tuple(k), tuple(n))
     out.update({f"reml_{key}": getattr(reml, key) for key in ("estimate", "ci_lower", "ci_upper", "pi_lower", "pi_upper", "tau2", "i2")})
-    if not glmm.converged:
-        note = "; ".join(filter(None, [note, "GLMM estimate not finite (all studies 0% or 100%); see REML"]))
-    out["note"] = note
+    out.update({"glmm_estimate": glmm.estimate, "glmm_ci_lower": glmm.ci_lower, "glmm_ci_upper": glmm.ci_upper, "glmm_tau2": glmm.tau2})
+    if (k == 0).all() or (k == n).all():
+        notes.append("every study 0% (or every study 100%): the GLMM estimate is at infinity; exact CI of the total shown")
+        out.update({"method": "exact (total)", **exact_total, "i2": 0.0, "tau2": 0.0})
+    elif glmm.degenerate:
+        why = f"tau^2 = {glmm.tau2:.1f} beyond the bound of 10" if glmm.converged and np.isfinite(glmm.logit) else "no convergence"
+        notes.append(f"GLMM fit degenerate ({why}): its interval is not reported; REML shown")
+        out.update({"method": "REML", **{key: getattr(reml, key) for key in ("estimate", "ci_lower", "ci_upper", "pi_lower", "pi_upper", "pi_t_lower", "pi_t_upper", "tau2", "i2")}})
+    else:
+        out.update({"method": "GLMM", **{key: getattr(glmm, key) for key in ("estimate", "ci_lower", "ci_upper", "pi_lower", "pi_upper", "pi_t_lower", "pi_t_upper", "tau2", "i2")}})
+    if "timepoint_months" in usable and usable["timepoint_months"].notna().any():
+        t = usable["timepoint_months"].dropna().astype(float)
+        if t.max() - t.min() > 2 * plan["efficacy"]["windows"][plan["efficacy"]["main_window"]]["plus_minus"]:
+            notes.append(f"timepoints differ: {out['timepoints']}")
+    out["note"] = "; ".join(notes)
     return out
+
+
+def study_labels(tables: dict[str, pd.DataFrame]) -> pd.Series:
+    """'Müller 2024 (NEJM)': each study by its primary publication (first author, year, journal)."""
+    pubs = tables["publications"].set_index("publication_id")
+    prim = tables["studies"].set_index("study_id")["primary_publication_id"]
+    author = prim.map(pubs["first_author"]).astype("string").str.split(" ").str[0]
+    year = prim.map(pubs["year"]).astype("string")
+    journal = prim.map(pubs["journal"]).astype("string").str.slice(0, 30)
+    label = (author.fillna(pd.Series(prim.index, index=prim.index)) + " " + year.fillna("") + " (" + journal.fillna("") + ")").str.replace(" ()", "", regex=False)
+    return label.str.strip()
 
 
 def _with_group_columns(rows: pd.DataFrame, tables: dict[str, pd.DataFrame], group: list[str]) -> pd.DataFrame:
@@ -188,58 +280,92 @@ def summarize(
     target: str | None = None,
     tables: dict[str, pd.DataFrame] | None = None,
     trials: bool = False,
+    disease_area: str | None = None,
+    modality: str | None = None,
+    product: str | None = None,
+    indication: str | None = None,
+    lymphodepletion: str | None = None,
+    grade: str | None = None,
+    timepoint: str | float | None = None,
 ) -> pd.DataFrame:
     """What `carte summary` shows, as a DataFrame.
 
-    Without ``measure``/``event``: counts (publications, studies, unique patients) by the first
-    ``by`` field (default disease). With ``measure`` (an outcome measure id) or ``event`` (an
+    Without ``measure``/``event``: counts (publications, studies, unique patients) by the ``by``
+    fields (default disease). With ``measure`` (an outcome measure id) or ``event`` (an
     adverse-event id): one row per study (``level = study``: events, evaluable, exact 95 % CI)
     followed by the pooled rows (``level = pooled``) by ``by`` (default disease and target).
-    ``disease`` and ``target`` filter the studies. With ``trials``: registered trials counted
-    by the first ``by`` field (also phase, status, sponsor_type, start_year).
+    Every filter (``disease`` - with the diseases under it -, ``disease_area``, ``target``,
+    ``modality``, ``product``, ``indication``, ``lymphodepletion``; ``grade`` for events,
+    ``timepoint`` in months or "latest" for measures) narrows the studies; values are matched
+    case-insensitively and an unknown one raises :class:`~carte_evidence.analysis.filters.UnknownValue`
+    naming the valid values. With ``trials``: registered trials counted by the first ``by`` field.
     """
     from carte_evidence.package.load import load
 
     tables = tables if tables is not None else load(path)
+    chosen = flt.check(tables, {"disease": disease, "disease_area": disease_area, "target": target, "modality": modality,
+                                "product": product, "indication": indication, "lymphodepletion": lymphodepletion})
     if trials:
         from carte_evidence.analysis.trials import TRIAL_FIELDS, trial_counts
 
         field = (by or ["disease"])[0]
         if field not in TRIAL_FIELDS:
-            raise ValueError(f"trials cannot be counted by {field!r}; choose from {', '.join(TRIAL_FIELDS)}")
-        return trial_counts(tables, field)
+            raise flt.UnknownValue(f"trials cannot be counted by {field!r}; choose from {', '.join(TRIAL_FIELDS)}")
+        unsupported = [name for name, value in chosen.items() if value and name not in flt.TRIAL_COLUMNS]
+        if unsupported:
+            raise flt.UnknownValue(f"trials cannot be filtered by {', '.join(unsupported)}; filters for trials: {', '.join(flt.TRIAL_COLUMNS)}")
+        kept = flt.apply(tables["trials"], tables, {n: v for n, v in chosen.items() if n in flt.TRIAL_COLUMNS}, flt.TRIAL_COLUMNS)
+        return trial_counts({**tables, "trials": kept}, field)
     for b in by or []:
         if b not in GROUP_FIELDS:
-            raise ValueError(f"cannot group by {b!r}; choose from {', '.join(GROUP_FIELDS)}")
+            raise flt.UnknownValue(f"cannot group by {b!r}; choose from {', '.join(GROUP_FIELDS)}")
     if measure is None and event is None:
-        result = counts(tables, list(by or ["disease"]))
-        if disease and "disease" in result:
-            result = result[result["disease"] == disease]
-        if target and "target" in result:
-            result = result[has_item(result["target"], target)]
-        return result.reset_index(drop=True)
+        if grade is not None or timepoint is not None:
+            raise flt.UnknownValue("--grade needs --event and --timepoint needs --measure")
+        return counts(tables, list(by or ["disease"]), filters=chosen)
+    if measure is not None and event is not None:
+        raise flt.UnknownValue("give a measure or an event, not both")
     kind = "outcome" if measure else "ae"
-    vocabulary, key, wanted = (tables["measures"], "measure_id", measure) if measure else (tables["events"], "event_id", event)
-    if wanted not in set(vocabulary[key].dropna()):
-        raise ValueError(f"unknown {'measure' if measure else 'event'} {wanted!r}; known: {', '.join(sorted(vocabulary[key].dropna()))}")
+    if measure:
+        measure = flt.canonical(tables, "measure", measure)
+        if grade is not None:
+            raise flt.UnknownValue("--grade applies to adverse events (--event), not to measures")
+    else:
+        event = flt.canonical(tables, "event", event)
+        if timepoint is not None:
+            raise flt.UnknownValue("--timepoint applies to measures (--measure), not to adverse events")
+        if grade is not None:
+            from carte_evidence.analysis.harmonise import load_rules
+
+            spelled = str(grade).strip().lower().replace("≥", ">=").replace(" ", "")
+            spelled = ">=" + spelled[2:] if spelled.startswith("ge") else spelled  # ge3 -> >=3
+            grade = flt.canonical(tables, "grade", spelled, known=list(map(str, load_rules()["grade_sets"])))
+    if timepoint is not None and str(timepoint).lower() != "latest":
+        try:
+            timepoint = float(timepoint)
+        except ValueError:
+            raise flt.UnknownValue(f"timepoint {timepoint!r} is not a number of months nor 'latest'") from None
     by = tuple(by or ("disease", "target"))
-    rows = analysis_rows(tables, kind)
+    rows = analysis_rows(tables, kind, timepoint=timepoint)
     rows = rows[rows["measure"] == measure] if measure else rows[rows["event"] == event]
-    if disease:
-        rows = rows[rows["disease_id"] == disease]
-    if target:
-        rows = rows[has_item(rows["targets"], target)]
+    if grade is not None:
+        rows = rows[rows["grade"] == grade]
     keys = ["measure"] if measure else ["event", "grade"]
     group = [GROUP_FIELDS[b] for b in by] + keys
-    rows = _with_group_columns(rows, tables, group)
+    rows = _with_group_columns(rows, tables, list(dict.fromkeys(group + [c for c, _ in flt.FILTER_COLUMNS.values()])))
+    rows = flt.apply(rows, tables, chosen)
     parts = []  # each group: its study rows, then its pooled row
     for values, sub in _groups(rows, group):
         parts.append(sub.assign(level="study").sort_values("study_id"))
         parts.append(pd.DataFrame([{"level": "pooled", **values, **pool(sub)}]))
     if not parts:
-        return pd.DataFrame(columns=["level", *group, "study_id", "publication_id", "n_events", "n_evaluable", "proportion", *POOLED_COLUMNS])
+        return pd.DataFrame(columns=["level", *[b for b in by], *keys, "study_id", "publication_id", "n_events", "n_evaluable", "proportion", *POOLED_COLUMNS])
     out = pd.concat(parts, ignore_index=True)
-    lead = ["level", *group, "study_id", "publication_id", "n_events", "n_evaluable", "proportion"]
-    rest = [c for c in out.columns if c not in lead]
+    out["study_label"] = study_labels(tables).reindex(out["study_id"]).to_numpy()
+    lead = ["level", *group, "study_id", "study_label", "publication_id", "n_events", "n_evaluable", "proportion", "timepoint_months"]
+    context = [c for c, _ in flt.FILTER_COLUMNS.values() if c not in group]
+    rest = [c for c in out.columns if c not in lead and c not in context]
     out = out[[c for c in lead if c in out] + rest]
-    return out.rename(columns={GROUP_FIELDS[b]: b for b in by})
+    out = out.rename(columns={GROUP_FIELDS[b]: b for b in by})
+    out.attrs["analysis_plan"] = load_plan()["version"]
+    return out

@@ -43,22 +43,21 @@ def _interval(row, lo: str, hi: str) -> str:
 
 
 def compact_pooled(frame: pd.DataFrame) -> pd.DataFrame:
-    """A narrow, human view of a `summary --measure/--event` frame for the terminal."""
-    group = [c for c in frame.columns if c not in {"level", "study_id", "publication_id", "n_events", "n_evaluable", "proportion", "timepoint_months", "ci_lower", "ci_upper", "note"} and frame.columns.get_loc(c) < frame.columns.get_loc("study_id")]
+    """A narrow, human view of a `summary --measure/--event` frame that fits 80 columns (--wide shows all)."""
+    skip = {"level", "study_id", "study_label", "publication_id", "n_events", "n_evaluable", "proportion", "timepoint_months", "ci_lower", "ci_upper", "note"}
+    group = [c for c in frame.columns if c not in skip and frame.columns.get_loc(c) < frame.columns.get_loc("study_id")]
     rows = []
     for _, r in frame.iterrows():
         study = r["level"] == "study"
+        label = r.get("study_label") if isinstance(r.get("study_label"), str) else r["study_id"]
+        note = "" if study else "; ".join(x for x in (_cell(r.get("flag")), _cell(r.get("method"))) if x)
         rows.append({
             **{g: _cell(r[g]) for g in group},
-            "study": r["study_id"] if study else f"POOLED (k={int(r['k'])})" if not pd.isna(r.get("k")) else "POOLED",
+            "study": label if study else f"POOLED (k={int(r['k'])})" if not pd.isna(r.get("k")) else "POOLED",
             "events/n": f"{int(r['n_events'])}/{int(r['n_evaluable'])}" if study else f"{int(r['events'])}/{int(r['n'])}" if not pd.isna(r.get("n")) else "",
             "estimate": _pct(r["proportion"] if study else r.get("estimate")),
             "95% CI": _interval(r, "ci_lower", "ci_upper"),
-            "95% PI": "" if study else _interval(r, "pi_lower", "pi_upper"),
-            "tau2": "" if study or pd.isna(r.get("tau2")) else f"{r['tau2']:.2f}",
-            "I2": "" if study or pd.isna(r.get("i2")) else f"{r['i2']:.0f}%",
-            "REML (95% CI)": "" if study or pd.isna(r.get("reml_estimate")) else f"{_pct(r['reml_estimate'])} ({_interval(r, 'reml_ci_lower', 'reml_ci_upper')})",
-            "note": _cell(r.get("note")),
+            "note": note,
         })
     out = pd.DataFrame(rows)
     # Columns that hold one value only (the filtered measure, say) go to the title, not the grid.

@@ -1,0 +1,112 @@
+"""The headline table: what a reader of a review looks for first, per disease and overall.
+
+Per disease (and for all autoimmune-indication studies): studies, unique patients, the disease's
+headline efficacy measure at the main timepoint window of the analysis plan, CRS and ICANS (any,
+>= 3), severe infection and deaths, each as events/n over k studies with the pooled estimate and
+its GRADE certainty. :func:`headline` is long (one row per disease x analysis), :func:`headline_wide`
+one row per disease.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from carte_evidence.analysis.plan import load_plan
+from carte_evidence.analysis.summary import counts
+
+SAFETY = ["crs_any", "crs_ge3", "icans_any", "icans_ge3", "severe_infection", "death"]
+COLUMNS = ["disease_id", "disease", "analysis", "label", "measure_label", "timepoint", "studies", "patients", "events", "n", "k",
+           "estimate", "ci_low", "ci_high", "method", "certainty", "reasons", "note"]
+
+
+def _headline_measure(disease: str, results: pd.DataFrame, measures: pd.DataFrame, plan: dict) -> str | None:
+    chosen = plan["efficacy"]["headline_measures"].get(disease)
+    have = results[(results["question"] == "effect") & (results["disease_id"] == disease)]["measure"].dropna().unique()
+    if chosen in have:
+        return chosen
+    ranked = measures[measures["measure_id"].isin(have) & measures["headline_rank"].notna()].sort_values("headline_rank")
+    return ranked["measure_id"].iloc[0] if len(ranked) else None
+
+
+def headline(tables: dict[str, pd.DataFrame], results: pd.DataFrame | None = None, certainty: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per disease x headline analysis (long format; see the module docstring)."""
+    from carte_evidence.analysis.grading import evidence_certainty
+    from carte_evidence.analysis.results import plan_results
+
+    plan = load_plan()
+    results = results if results is not None else plan_results(tables)
+    certainty = certainty if certainty is not None else evidence_certainty(tables, results=results)
+    cert = certainty.set_index("analysis_id")
+    names = tables["diseases"].set_index("disease_id")["name"]
+    measures = tables["measures"]
+    measure_names = measures.set_index("measure_id")["name"]
+    by_disease = counts(tables, "disease").set_index("disease")
+    overall = counts(tables, "indication").set_index("indication").loc["autoimmune"]
+    main = plan["efficacy"]["windows"][plan["efficacy"]["main_window"]]
+    labels = {a["id"]: a["label"] for a in plan["safety"]["analyses"]}
+    diseases = [d for d in by_disease.index if d in names.index and d != "mixed-autoimmune"]
+    out = []
+    for disease in ["all", *diseases]:
+        base = {"disease_id": disease, "disease": "All autoimmune diseases" if disease == "all" else names[disease],
+                "studies": int((overall if disease == "all" else by_disease.loc[disease])["studies"]),
+                "patients": int((overall if disease == "all" else by_disease.loc[disease])["patients"])}
+        wanted = []
+        if disease != "all":
+            measure = _headline_measure(disease, results, measures, plan)
+            if measure:
+                # the main window when a study reports it there, else the latest timepoint (labelled)
+                window = plan["efficacy"]["main_window"]
+                if not ((results["analysis_id"] == f"{measure}@{window}") & (results["group"].astype(str) == disease)).any():
+                    window = "latest"
+                wanted.append(("efficacy", f"{measure}@{window}", "disease", disease, measure))
+        grouping, group = ("overall", "all autoimmune-indication studies") if disease == "all" else ("disease", disease)
+        wanted += [(a, a, grouping, group, None) for a in SAFETY]
+        for analysis, analysis_id, grouping, group, measure in wanted:
+            hit = results[(results["analysis_id"] == analysis_id) & (results["grouping"] == grouping) & (results["group"].astype(str) == group)]
+            row = {**base, "analysis": analysis, "label": measure_names.get(measure, measure) if measure else labels[analysis],
+                   "measure_label": measure_names.get(measure) if measure else pd.NA,
+                   "timepoint": plan["efficacy"]["windows"][analysis_id.split("@")[1]]["label"] if measure else pd.NA}
+            if len(hit):
+                r = hit.iloc[0]
+                key = f"{analysis_id}|{grouping}|{group}"
+                rated = cert.loc[key] if key in cert.index else None
+                reasons = "; ".join(f"{d}: {rated[d]}" for d in ("risk_of_bias", "imprecision", "inconsistency", "indirectness", "publication_bias")
+                                    if rated is not None and not str(rated[d]).startswith("not serious")) if rated is not None else ""
+                row.update({"events": r["events"], "n": r["n"], "k": r["k"], "estimate": r["estimate"], "ci_low": r["ci_lower"],
+                            "ci_high": r["ci_upper"], "method": r["method"], "certainty": rated["certainty"] if rated is not None else pd.NA,
+                            "reasons": reasons, "note": "; ".join(x for x in (r["flag"], r["note"]) if isinstance(x, str) and x)})
+            else:
+                row.update({"k": 0, "note": "no study reports it"})
+            out.append(row)
+    frame = pd.DataFrame(out)
+    for column in COLUMNS:
+        if column not in frame:
+            frame[column] = pd.NA
+    return frame[COLUMNS]
+
+
+def _cell(r) -> str:
+    if not r["k"] or pd.isna(r["n"]):
+        return "not reported"
+    text = f"{int(r['events'])}/{int(r['n'])} (k={int(r['k'])})"
+    if pd.notna(r["estimate"]):
+        text += f"; {r['estimate']:.0%} ({r['ci_low']:.0%}-{r['ci_high']:.0%})"
+    if isinstance(r["note"], str) and "too few" in r["note"]:
+        text += "; too few studies to pool"
+    if isinstance(r["certainty"], str):
+        text += f"; certainty {r['certainty']}"
+    return text
+
+
+def headline_wide(tables: dict[str, pd.DataFrame], long: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per disease, one readable column per headline analysis."""
+    long = long if long is not None else headline(tables)
+    rows = []
+    for (disease_id, disease), sub in long.groupby(["disease_id", "disease"], sort=False):
+        row = {"disease": disease, "studies": sub["studies"].iloc[0], "patients": sub["patients"].iloc[0]}
+        eff = sub[sub["analysis"] == "efficacy"]
+        row["efficacy (main timepoint)"] = f"{eff['label'].iloc[0]} at {eff['timepoint'].iloc[0]}: {_cell(eff.iloc[0])}" if len(eff) else ""
+        for _, r in sub[sub["analysis"] != "efficacy"].iterrows():
+            row[r["label"]] = _cell(r)
+        rows.append(row)
+    return pd.DataFrame(rows)
