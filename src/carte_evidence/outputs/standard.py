@@ -54,7 +54,10 @@ def standard_tables(tables) -> dict[str, pd.DataFrame]:
     """Every standard table, by file stem."""
     from carte_evidence.analysis.trials import trial_counts
 
-    out = {f"counts_by_{by}": counts(tables, by) for by in GROUP_FIELDS}
+    from carte_evidence.analysis.headline import headline_wide
+
+    out = {"headline": headline_wide(tables)}
+    out.update({f"counts_by_{by}": counts(tables, by) for by in GROUP_FIELDS})
     out["publications_per_year"] = timeline(tables)
     out["pooled_efficacy"] = _pooled_levels(tables, "outcome")
     out["pooled_safety"] = _pooled_levels(tables, "ae")

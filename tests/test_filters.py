@@ -1,0 +1,82 @@
+"""Every filter of summarize / `carte summary` changes the result, and unknown values are refused."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from carte_evidence import load, summarize
+from carte_evidence.analysis.filters import UnknownValue
+from carte_evidence.analysis.harmonise import derived_rows
+from carte_evidence.cli.main import app
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def real():
+    return load()
+
+
+@pytest.mark.parametrize("name, value", [
+    ("disease", "sle"), ("disease_area", "neurologic"), ("target", "CD19"), ("modality", "CAR-NK"),
+    ("product", "kyv-101"), ("indication", "oncologic"), ("lymphodepletion", "no"),
+])
+def test_each_count_filter_changes_the_result(real, name, value):
+    everything = summarize(tables=real)
+    filtered = summarize(tables=real, **{name: value})
+    assert filtered["patients"].sum() != everything["patients"].sum()
+
+
+def test_target_filter_on_pooled_rows(real):
+    all_crs = summarize(tables=real, event="crs", grade="any", by=["target"])
+    cd19 = summarize(tables=real, event="crs", grade="any", by=["target"], target="cd19")
+    assert set(cd19["target"].dropna()) < set(all_crs["target"].dropna())
+    assert cd19["target"].dropna().str.contains("CD19").all()
+
+
+def test_grade_and_timepoint_filters(real):
+    crs = summarize(tables=real, event="CRS")
+    assert set(summarize(tables=real, event="crs", grade=">=3")["grade"]) == {">=3"} != set(crs["grade"])
+    latest = summarize(tables=real, measure="doris_remission", by=["disease"])
+    six = summarize(tables=real, measure="doris_remission", by=["disease"], timepoint="6")
+    assert len(six[six["level"] == "study"]) < len(latest[latest["level"] == "study"])
+
+
+@pytest.mark.parametrize("kwargs, hint", [
+    ({"disease": "xyz"}, "valid values"), ({"event": "crss"}, "did you mean crs?"), ({"target": "CD91"}, "did you mean"),
+])
+def test_unknown_values_are_refused_with_suggestions(real, kwargs, hint):
+    with pytest.raises(UnknownValue, match=hint):
+        summarize(tables=real, **kwargs)
+
+
+def test_cli_unknown_value_exits_2():
+    result = runner.invoke(app, ["summary", "--disease", "xyz"])
+    assert result.exit_code == 2 and "valid values" in result.output and "Traceback" not in result.output
+
+
+def test_trials_filters_change_the_counts(real):
+    everything = summarize(tables=real, trials=True)
+    sle = summarize(tables=real, trials=True, disease="sle")
+    bcma = summarize(tables=real, trials=True, target="BCMA")
+    assert sle.iloc[:, 1].sum() < everything.iloc[:, 1].sum() and bcma.iloc[:, 1].sum() < everything.iloc[:, 1].sum()
+
+
+def test_erlangen_contributes_11_of_15_to_crs_any_grade(real):
+    rows = summarize(tables=real, event="crs", grade="any", by=["disease"])
+    erlangen = rows[(rows["level"] == "study") & (rows["study_id"] == "erlangen-cd19car") & (rows["disease"] == "mixed-autoimmune")]
+    assert (int(erlangen["n_events"].iloc[0]), int(erlangen["n_evaluable"].iloc[0])) == (11, 15)
+
+
+def test_per_grade_rows_are_added_up_only_when_complete():
+    import pandas as pd
+
+    ae = pd.DataFrame({
+        "ae_id": ["a1", "a2", "b1", "b2", "c1"], "arm_id": ["a", "a", "b", "b", "c"], "publication_id": "p",
+        "event": "crs", "grade": ["1", "2", "1", "3", "any"], "n_events": [10, 1, 4, 1, 0], "n_evaluable": [15, 15, 9, 9, 6],
+    })
+    derived = derived_rows(ae).set_index(["arm_id", "grade"])
+    assert derived.loc[("a", "any"), "n_events"] == 11 and derived.loc[("a", ">=3"), "n_events"] == 0
+    assert ("b", "any") not in derived.index  # grade 2 missing: not a complete listing
+    assert derived.loc[("c", ">=3"), "n_events"] == 0  # no CRS at all
