@@ -42,5 +42,9 @@ def test_cli_tables_with_figures(mini, tmp_path):
     assert pd.read_csv(out / "counts_by_target.csv").set_index("target")["patients"].to_dict() == {"CD19": 20}
     assert (out / "pooled_efficacy.md").read_text().startswith("# pooled efficacy")
     figures = {p.name for p in (out / "figures").iterdir()}
-    assert {"forest-sle-cd19-doris-remission.png", "forest-sle-cd19-doris-remission.svg", "evidence-map.png", "trials-per-year-by-target.svg"} <= figures
-    assert not any(name.startswith("forest-mg") for name in figures)  # one study only: no forest plot
+    assert {"forest-doris-remission-latest-disease-sle.png", "forest-doris-remission-latest-disease-sle.svg", "evidence-map.png", "trials-per-year-by-target.svg"} <= figures
+    assert not any(name.endswith("-disease-mg.png") for name in figures)  # one study only: no forest plot
+    svg = (out / "figures" / "forest-doris-remission-latest-disease-sle.svg").read_text()
+    # names, not ids: the disease and measure names, the study's first author, the versions
+    assert "Systemic lupus erythematosus" in svg and "DORIS remission" in svg and "analysis plan" in svg
+    assert "doris_remission" not in svg

@@ -237,13 +237,20 @@ def pool(rows: pd.DataFrame) -> dict:
 
 
 def study_labels(tables: dict[str, pd.DataFrame]) -> pd.Series:
-    """'Müller 2024 (NEJM)': each study by its primary publication (first author, year, journal)."""
+    """'Müller 2024 (New England Journal of Medicine)': each study by its primary publication.
+
+    First author's surname, year and journal (without bracketed remarks, cut at 32 characters);
+    where the report names no author (abstracts, releases), the journal or outlet leads.
+    """
     pubs = tables["publications"].set_index("publication_id")
     prim = tables["studies"].set_index("study_id")["primary_publication_id"]
     author = prim.map(pubs["first_author"]).astype("string").str.split(" ").str[0]
-    year = prim.map(pubs["year"]).astype("string")
-    journal = prim.map(pubs["journal"]).astype("string").str.slice(0, 30)
-    label = (author.fillna(pd.Series(prim.index, index=prim.index)) + " " + year.fillna("") + " (" + journal.fillna("") + ")").str.replace(" ()", "", regex=False)
+    year = prim.map(pubs["year"]).astype("string").fillna("")
+    journal = prim.map(pubs["journal"]).astype("string").str.replace(r"\s*[\[(].*$", "", regex=True).str.strip()
+    journal = journal.where(journal.str.len() <= 32, journal.str.slice(0, 31) + "…")
+    with_author = author + " " + year + journal.map(lambda j: f" ({j})" if isinstance(j, str) and j else "", na_action="ignore").fillna("")
+    without = journal + " " + year
+    label = with_author.fillna(without).fillna(pd.Series(prim.index, index=prim.index))
     return label.str.strip()
 
 

@@ -92,47 +92,105 @@ def _save(fig, folder: Path, stem: str) -> list[Path]:
     return paths
 
 
-def forest_plots(tables, folder: Path) -> list[Path]:
-    """A forest plot (study proportions, exact CIs, pooled GLMM estimate and prediction interval)
-    for every disease x target analysis with at least 2 studies."""
+def _names(tables) -> dict[str, dict]:
+    """Display names of diseases, measures and events (labels from the vocabularies, never ids)."""
+    return {
+        "disease": tables["diseases"].set_index("disease_id")["name"].to_dict() | {"mixed-autoimmune": "Mixed autoimmune diseases"},
+        "measure": tables["measures"].set_index("measure_id")["name"].to_dict(),
+        "event": tables["events"].set_index("event_id")["name"].to_dict(),
+    }
+
+
+def _group_label(result, names) -> str:
+    group = str(result["group"])
+    if result["grouping"] in ("disease",):
+        return names["disease"].get(group, group)
+    if result["grouping"] == "lymphodepletion":
+        return {"yes": "with lymphodepletion", "no": "without lymphodepletion", "unknown": "lymphodepletion not reported"}.get(group, group)
+    return group
+
+
+def forest_title(result, names) -> str:
+    """'Systemic lupus erythematosus: DORIS remission (6 months (4-8))' / 'CD19: CRS, grade >= 3'."""
+    what = result["label"] if result["question"] == "incidence" else names["measure"].get(result["measure"], result["measure"])
+    when = f" ({result['window']})" if isinstance(result.get("window"), str) else ""
+    return f"{_group_label(result, names)}: {what}{when}"
+
+
+def forest_plots(tables, folder: Path, results: pd.DataFrame | None = None, certainty: pd.DataFrame | None = None) -> list[Path]:
+    """A forest plot for every analysis of the analysis plan with at least 2 studies (overall, by
+    disease and by target for safety; per disease for efficacy): each study (label, events/n,
+    REML weight, timepoint, exact 95 % CI), the pooled diamond with k, I^2, tau^2, the method and
+    its certainty, and a caption with the package and analysis-plan versions."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from carte_evidence.analysis.summary import pool
+    from carte_evidence import __version__
+    from carte_evidence.analysis.results import plan_results
+    from carte_evidence.analysis.summary import analysis_rows, study_labels
+    from carte_evidence.analysis.stats import logit_effects
 
+    results = results if results is not None else plan_results(tables)
+    if certainty is None:
+        from carte_evidence.analysis.grading import evidence_certainty
+
+        certainty = evidence_certainty(tables, results=results)
+    cert = certainty.set_index("analysis_id")["certainty"]
+    names, labels = _names(tables), study_labels(tables)
+    rows = {"incidence": analysis_rows(tables, "ae")}
+    windows = {}
     written = []
-    for kind, keys in (("outcome", ["measure"]), ("ae", ["event", "grade"])):
-        rows = analysis_rows(tables, kind)
-        rows = rows[rows["n_evaluable"] > 0]
-        for values, sub in rows.groupby(["disease_id", "targets", *keys], dropna=False, sort=True):
-            if len(sub) < 2:
-                continue
-            p = pool(sub)
-            sub = sub.sort_values("study_id")
-            fig, ax = plt.subplots(figsize=(7, 1.2 + 0.4 * (len(sub) + 2)))
-            y = list(range(len(sub) + 1, 1, -1))
-            ax.errorbar(sub["proportion"], y, xerr=[sub["proportion"] - sub["ci_lower"], sub["ci_upper"] - sub["proportion"]], fmt="s", color="black", capsize=3)
-            labels = [f"{s} ({int(e)}/{int(n)})" for s, e, n in zip(sub["study_id"], sub["n_events"], sub["n_evaluable"])]
-            if pd.notna(p.get("estimate")):
-                lo, est, hi = p["ci_lower"], p["estimate"], p["ci_upper"]
-                ax.fill([lo, est, hi, est], [1, 1.25, 1, 0.75], color="tab:blue")
-                if pd.notna(p.get("pi_lower")):
-                    ax.plot([p["pi_lower"], p["pi_upper"]], [0.5, 0.5], color="tab:blue", lw=1)
-                    labels_pi = f"95% PI {p['pi_lower']:.2f}-{p['pi_upper']:.2f}"
-                else:
-                    labels_pi = ""
-                pooled_label = f"GLMM {est:.2f} ({lo:.2f}-{hi:.2f}); I2 {p['i2']:.0f}%"
-            else:
-                pooled_label, labels_pi = "GLMM: no finite estimate", ""
-            ax.set_yticks(y + [1, 0.5], labels + [pooled_label, labels_pi])
-            ax.set_xlim(0, 1)
-            ax.set_xlabel("proportion of patients (95% CI)")
-            ax.set_title(" / ".join(str(v) for v in values if pd.notna(v)), fontsize=10)
-            ax.grid(axis="x", alpha=0.3)
-            written += _save(fig, folder, "forest-" + _slug(*values))
-            plt.close(fig)
+    shown = results[(results["k"] >= 2) & results["grouping"].isin(["overall", "disease", "target"])]
+    for result in shown.to_dict("records"):
+        if result["question"] == "incidence":
+            base = rows["incidence"]
+            sub = base[(base["event"] == result["event"]) & (base["grade"] == result["grade"])]
+        else:
+            window = result["analysis_id"].split("@")[1]
+            if window not in windows:
+                from carte_evidence.analysis.plan import load_plan
+
+                months = load_plan()["efficacy"]["windows"][window].get("months")
+                windows[window] = analysis_rows(tables, "outcome", timepoint=months)
+            base = windows[window]
+            sub = base[(base["measure"] == result["measure"]) & (base["disease_id"] == result["disease_id"])]
+        studies = str(result["study_ids"]).split()
+        sub = sub[sub["study_id"].isin(studies) & (sub["n_evaluable"] > 0)].drop_duplicates("study_id").sort_values("study_id")
+        if len(sub) < 2:
+            continue
+        _, vi = logit_effects(sub["n_events"].to_numpy(float), sub["n_evaluable"].to_numpy(float))
+        tau2 = result["reml_tau2"] if pd.notna(result.get("reml_tau2")) else 0.0
+        weight = (1 / (vi + tau2)) / (1 / (vi + tau2)).sum()
+        fig, ax = plt.subplots(figsize=(8.5, 1.6 + 0.42 * (len(sub) + 2)))
+        y = list(range(len(sub) + 1, 1, -1))
+        ax.errorbar(sub["proportion"], y, xerr=[sub["proportion"] - sub["ci_lower"], sub["ci_upper"] - sub["proportion"]],
+                    fmt="s", color="black", capsize=3, clip_on=False)
+        when = sub["timepoint_months"] if "timepoint_months" in sub else pd.Series(pd.NA, index=sub.index)
+        ticks = [f"{labels.get(s, s)}  {int(e)}/{int(n)}  w {w:.0%}" + (f"  {t:g} mo" if pd.notna(t) else "")
+                 for s, e, n, w, t in zip(sub["study_id"], sub["n_events"], sub["n_evaluable"], weight, when)]
+        key = f"{result['analysis_id']}|{result['grouping']}|{result['group']}"
+        certainty_word = cert.get(key, "not rated")
+        if pd.notna(result.get("estimate")):
+            lo, est, hi = result["ci_lower"], result["estimate"], result["ci_upper"]
+            ax.fill([lo, est, hi, est], [1, 1.25, 1, 0.75], color="tab:blue", clip_on=False)
+            pooled = f"{result['method']} {est:.0%} ({lo:.0%}-{hi:.0%}), {int(result['events'])}/{int(result['n'])}"
+        else:
+            pooled = "no pooled estimate"
+        stats_line = f"k = {int(result['k'])}; I2 {result['i2']:.0f}%; tau2 {result['tau2']:.2f}; certainty {certainty_word}" if pd.notna(result.get("i2")) else f"k = {int(result['k'])}; certainty {certainty_word}"
+        if result.get("flag"):
+            stats_line += f"; {result['flag']}"
+        ax.set_yticks(y + [1, 0.45], ticks + [pooled, stats_line])
+        ax.set_xlim(-0.02, 1.02)
+        ax.set_ylim(0.2, len(sub) + 1.6)
+        ax.set_xlabel("proportion of patients (exact 95% CI per study)")
+        ax.set_title(forest_title(result, names), fontsize=10)
+        ax.grid(axis="x", alpha=0.3)
+        note = f"; {result['note']}" if isinstance(result.get("note"), str) and result["note"] else ""
+        fig.text(0.01, 0.005, f"carte-evidence {__version__}, analysis plan {result['plan_version']}{note}"[:180], fontsize=6, color="dimgray")
+        written += _save(fig, folder, "forest-" + _slug(result["analysis_id"].replace("@", "-"), result["grouping"], result["group"]))
+        plt.close(fig)
     return written
 
 
@@ -162,7 +220,8 @@ def evidence_map(tables, folder: Path) -> list[Path]:
     for _, row in cells.iterrows():
         ax.annotate(f"{int(row['patients']) if pd.notna(row['patients']) else '?'}", (targets.index(row["targets"]), diseases.index(row["disease_id"])), ha="center", va="center", fontsize=7)
     ax.set_xticks(range(len(targets)), targets, rotation=30, ha="right")
-    ax.set_yticks(range(len(diseases)), diseases)
+    disease_names = _names(tables)["disease"]
+    ax.set_yticks(range(len(diseases)), [disease_names.get(d, d) for d in diseases])
     ax.set_xlim(-0.7, len(targets) - 0.3)
     ax.set_title("Evidence map: patients treated (bubble size) and best study grade (colour)", fontsize=10)
     legend = ax.legend(loc="upper left", bbox_to_anchor=(1, 1), fontsize=8)
@@ -195,9 +254,9 @@ def trials_per_year(tables, folder: Path) -> list[Path]:
     return paths
 
 
-def write_figures(tables, folder: Path) -> list[Path]:
+def write_figures(tables, folder: Path, results: pd.DataFrame | None = None) -> list[Path]:
     """Every figure (PNG and SVG) into ``folder``."""
-    written = forest_plots(tables, folder) + evidence_map(tables, folder)
+    written = forest_plots(tables, folder, results) + evidence_map(tables, folder)
     if "trials" in tables:
         written += trials_per_year(tables, folder)
     return written
