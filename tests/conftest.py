@@ -35,3 +35,12 @@ def edit(path: Path, old: str, new: str) -> None:
     text = path.read_text(encoding="utf-8")
     assert old in text, f"{old!r} not in {path}"
     path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def site_dir(tmp_path_factory) -> Path:
+    """The evidence site of the real package, built once per test session (tests/test_site*.py)."""
+    from carte_evidence import load
+    from carte_evidence.outputs.site import build_site
+
+    return build_site(load(REAL), tmp_path_factory.mktemp("site") / "site", package=REAL / "datapackage.json")

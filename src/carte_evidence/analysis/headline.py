@@ -74,7 +74,7 @@ def headline(tables: dict[str, pd.DataFrame], results: pd.DataFrame | None = Non
                                     if rated is not None and not str(rated[d]).startswith("not serious")) if rated is not None else ""
                 row.update({"events": r["events"], "n": r["n"], "k": r["k"], "estimate": r["estimate"], "ci_low": r["ci_lower"],
                             "ci_high": r["ci_upper"], "method": r["method"], "certainty": rated["certainty"] if rated is not None else pd.NA,
-                            "reasons": reasons, "note": "; ".join(x for x in (r["flag"], r["note"]) if isinstance(x, str) and x)})
+                            "reasons": reasons, "note": _imprecise(r)})
             else:
                 row.update({"k": 0, "note": "no study reports it"})
             out.append(row)
@@ -83,6 +83,15 @@ def headline(tables: dict[str, pd.DataFrame], results: pd.DataFrame | None = Non
         if column not in frame:
             frame[column] = pd.NA
     return frame[COLUMNS]
+
+
+def _imprecise(result) -> str:
+    """Why a pooled number must not be read as precise ('' when it can): the plan's flag, or the
+    fallback from a degenerate GLMM. Informational notes (derived rows) stay in the results."""
+    why = [result["flag"]] if isinstance(result["flag"], str) and result["flag"] else []
+    if result["method"] == "REML":
+        why.append("the random-effects model could not be fitted reliably (degenerate GLMM); REML shown")
+    return "; ".join(why)
 
 
 def _cell(r) -> str:

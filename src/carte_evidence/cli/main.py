@@ -14,6 +14,7 @@ from .diff import diff
 from .export import export
 from .fmt import fmt
 from .release import release
+from .site import site
 from .grade import grade
 from .new import new
 from .trials import trials
@@ -29,6 +30,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 # In the order `carte --help` lists them.
-COMMANDS = [validate, build, summary, tables, grade, trials, coverage, new, fmt, diff, release, export]
+COMMANDS = [validate, build, summary, tables, grade, trials, coverage, site, new, fmt, diff, release, export]
 for command in COMMANDS:
     app.command(command.__name__)(command)

@@ -24,7 +24,8 @@ def build(path: str | Path | None = None, out: str | Path = "dist", figures: boo
     The folder holds datapackage.json, the source CSVs (byte for byte) under ``data/``, the
     derived tables under ``derived/`` (declared as resources: arms_wide, study_grades,
     evidence_certainty), the standard summary tables under ``tables/`` (CSV and Markdown) and,
-    with ``figures``, the forest plots, evidence map and trials timeline under ``figures/``. Raises
+    with ``figures``, the forest plots, evidence map and trials timeline under ``figures/``, and the
+    evidence site under ``site/`` (open ``site/index.html``). Raises
     :class:`~carte_evidence.package.problems.ValidationError` when the package is invalid; on any
     failure nothing is written and a previous ``out`` is left untouched. Returns the folder.
     """
@@ -56,4 +57,8 @@ def build(path: str | Path | None = None, out: str | Path = "dist", figures: boo
         if figures:
             (tmp / "figures").mkdir()
             write_figures(report.tables, tmp / "figures")
+        # Last, so that its downloads page lists every file of the release.
+        from carte_evidence.outputs.site import build_site
+
+        build_site(report.tables, tmp / "site", package=report.package, release=tmp)
     return out
