@@ -13,8 +13,8 @@ import pandas as pd
 from carte_evidence.package.parse import ParsedTable, read_table
 from carte_evidence.package.paths import resolve_package
 from carte_evidence.package.problems import Problem
-from carte_evidence.package.rules import describe_rule, rule_schemas
-from carte_evidence.package.schema import to_pandera
+from carte_evidence.package.rules import describe_rule, rule_checks
+from carte_evidence.package.schema import validation_schema
 
 
 @dataclass
@@ -120,14 +120,15 @@ def validate(path: str | Path | None = None, today: dt.date | None = None) -> Va
         report.problems.extend(table.problems)
     tables = {name: t.frame for name, t in parsed.items()}
     unreadable = frozenset(name for name, t in parsed.items() if not t.readable)
-    rules = rule_schemas(tables, descriptor, today, unreadable)
+    rules = rule_checks(tables, descriptor, today, unreadable)
     for res in descriptor.get("resources", []):
         table = parsed.get(res["name"])
         if table is None:
             continue
         fields = {f["name"]: f for f in res["schema"]["fields"]}
-        report.problems.extend(_pandera_problems(to_pandera(res["schema"]), table.frame, table, fields))
-        report.problems.extend(_pandera_problems(rules[res["name"]], table.frame, table, fields))
+        # One pandera pass per table: the Table Schema's constraints and our rules together.
+        schema = validation_schema(res["schema"], rules.get(res["name"], {}))
+        report.problems.extend(_pandera_problems(schema, table.frame, table, fields))
     report.problems = sorted(set(report.problems), key=lambda p: (p.file, p.line or 0, p.column or "", p.rule, p.value or ""))
     report.tables = tables
     return report
