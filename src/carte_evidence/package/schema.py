@@ -1,12 +1,15 @@
 """Field metadata -> Frictionless Table Schemas -> pandera schemas.
 
 ``schemas/fields.yaml`` defines every column once and ``schemas/resources.yaml`` lists the
-fields of each table; this module derives everything else from those two files.
+fields of each table; this module derives everything else from those two files. The pandera
+schema is built here directly from the Table Schema's fields (no frictionless import, no
+copies), since `carte validate` pays for it on every run.
 """
 
 from __future__ import annotations
 
-import copy
+import json
+import sys
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -56,11 +59,12 @@ def table_schema(resource: str, directory: Path | None = None) -> dict[str, Any]
     unique = set(res.get("unique", []))
     fields = []
     for name in res["fields"]:
-        meta = copy.deepcopy(fields_meta[name])
+        meta = fields_meta[name]
         field: dict[str, Any] = {"name": name, "type": meta["type"], "description": meta["description"]}
         if meta.get("format") == "uri":
             field["format"] = "uri"
-        constraints = meta.get("constraints", {})
+        # A fresh dict (and lists) per call: the cached YAML must never be changed by a caller.
+        constraints = {k: list(v) if isinstance(v, list) else v for k, v in meta.get("constraints", {}).items()}
         if name in required:
             constraints["required"] = True
         if name in unique:
@@ -160,27 +164,131 @@ def derived_resource(name: str, directory: Path | None = None) -> dict[str, Any]
     }
 
 
+def pandera():
+    """The ``pandera.pandas`` module, imported without its data-synthesis extra.
+
+    When hypothesis is installed (as in every development install), pandera's built-in checks
+    import it, and through it pytest and trio: about 0.3 s added to every `carte validate`, for
+    strategies carte never uses. Hidden during pandera's first import only; a process that has
+    already imported hypothesis (a test run) is left as it is.
+    """
+    if "pandera.pandas" in sys.modules:
+        return sys.modules["pandera.pandas"]
+    hide = "hypothesis" not in sys.modules
+    if hide:
+        sys.modules["hypothesis"] = None  # type: ignore[assignment]  # `import hypothesis` -> ImportError
+    try:
+        import pandera.backends.pandas.builtin_checks  # noqa: F401  (what imports hypothesis)
+        import pandera.backends.pandas.builtin_hypotheses  # noqa: F401
+        import pandera.pandas as module
+    finally:
+        if hide:
+            del sys.modules["hypothesis"]
+    return module
+
+
+def _primary_key(schema: dict[str, Any]) -> list[str]:
+    key = schema.get("primaryKey") or []
+    return [key] if isinstance(key, str) else list(key)
+
+
+def _constraint_checks(constraints: dict[str, Any]) -> list:
+    """pandera checks of a field's Table Schema constraints.
+
+    Same checks, names and order as ``pandera.io.from_frictionless_schema`` (a minimum and a
+    maximum together are one ``in_range``), so the problems reported do not depend on the route.
+    """
+    pa = pandera()
+
+    checks = []
+    rest = dict(constraints)
+    for name, low, high in (("in_range", "minimum", "maximum"), ("str_length", "minLength", "maxLength")):
+        if low in rest and high in rest:
+            lo, hi = rest.pop(low), rest.pop(high)
+            checks.append(pa.Check.in_range(lo, hi) if name == "in_range" else pa.Check.str_length(lo, hi))
+    for kind, value in rest.items():
+        if kind == "maximum":
+            checks.append(pa.Check.less_than_or_equal_to(value))
+        elif kind == "minimum":
+            checks.append(pa.Check.greater_than_or_equal_to(value))
+        elif kind == "maxLength":
+            checks.append(pa.Check.str_length(None, value))
+        elif kind == "minLength":
+            checks.append(pa.Check.str_length(value, None))
+        elif kind == "pattern":
+            checks.append(pa.Check.str_matches(rf"^{value}$"))
+        elif kind == "enum":
+            checks.append(pa.Check.isin(value))
+    return checks
+
+
+@lru_cache(maxsize=256)
+def _field_checks(constraints_json: str) -> tuple:
+    # Keyed by the constraints' JSON: the same field in many tables builds its checks once.
+    return tuple(_constraint_checks(json.loads(constraints_json)))
+
+
+def _column_specs(schema: dict[str, Any]):
+    """(name, dtype, nullable, unique, checks) of each field, and the table's multi-field key."""
+    key = _primary_key(schema)
+    specs = []
+    for field in schema["fields"]:
+        name = field["name"]
+        constraints = field.get("constraints") or {}
+        checks = list(_field_checks(json.dumps(constraints, sort_keys=True))) if constraints else []
+        nullable = name not in key and not constraints.get("required", False)
+        unique = (len(key) == 1 and name in key) or bool(constraints.get("unique", False))
+        specs.append((name, PANDAS_DTYPES.get(field.get("type", "string"), "string"), nullable, unique, checks))
+    return specs, (key if len(key) > 1 else None)
+
+
 def to_pandera(schema: dict[str, Any]):
     """pandera schema of a typed table, derived from its Frictionless Table Schema.
 
-    pandera reads the Table Schema (types, required, enum, pattern, min/max, unique); we then
-    swap its dtypes for pandas' nullable ones, since unknown values stay empty, and drop its
-    coercion because :mod:`carte_evidence.parse` has already typed the columns (and reported
-    every value that would not convert, with its line).
+    Types, required, enum, pattern, minimum/maximum and uniqueness (the primary key too) become
+    pandera columns and checks. Dtypes are pandas' nullable ones, since unknown values stay
+    empty; no coercion, because :mod:`carte_evidence.package.parse` has already typed the columns
+    (and reported every value that would not convert, with its line).
     """
-    import pandera.pandas as pa
-    from pandera.io.pandas_io import from_frictionless_schema
+    pa = pandera()
 
-    derived = from_frictionless_schema(schema)
-    updates = {}
-    for field in schema["fields"]:
-        updates[field["name"]] = {"dtype": PANDAS_DTYPES.get(field["type"], "string")}
-    derived = derived.update_columns(updates)
-    return pa.DataFrameSchema(
-        columns=derived.columns,
-        checks=derived.checks,
-        coerce=False,
-        strict=False,  # unknown/missing columns are reported earlier, with a hint
-        unique=derived.unique,
-        name=derived.name,
-    )
+    specs, unique = _column_specs(schema)
+    columns = {
+        name: pa.Column(dtype, checks=checks, nullable=nullable, unique=unique_col, coerce=True, required=True, name=name)
+        for name, dtype, nullable, unique_col, checks in specs
+    }
+    return pa.DataFrameSchema(columns=columns, coerce=False, strict=False, unique=unique)
+
+
+@lru_cache(maxsize=None)
+def _unique_check():
+    """pandera's column uniqueness as a check over the non-empty values: the same failures
+    (every copy of a duplicated value, under pandera's name ``field_uniqueness``) without
+    pandera's error path for the repeated empty cells of optional unique columns (DOI, PMID),
+    which it drops from the report anyway but pays for on every valid package."""
+    return pandera().Check(lambda s: ~s.duplicated(keep=False), name="field_uniqueness")
+
+
+def validation_schema(schema: dict[str, Any], extra_checks: dict[str, list] | None = None):
+    """The one pandera schema `validate` runs on a parsed table: its Table Schema's constraints
+    plus ``extra_checks`` (column -> checks, the cross-field rules), in a single pass.
+
+    Unlike :func:`to_pandera`, it leaves out what cannot fail on a table from
+    :mod:`~carte_evidence.package.parse`, which has already typed every column and added any
+    missing one: dtypes, column presence, and columns without any check.
+    """
+    pa = pandera()
+
+    extra_checks = extra_checks or {}
+    specs, unique = _column_specs(schema)
+    columns = {}
+    for name, _dtype, nullable, unique_col, checks in specs:
+        checks = checks + list(extra_checks.get(name, []))
+        if unique_col:
+            checks.append(_unique_check())
+        if checks or not nullable:
+            columns[name] = pa.Column(None, checks=checks, nullable=nullable, required=False, name=name)
+    for name, checks in extra_checks.items():  # rule checks on a column the schema does not list
+        if name not in columns and checks and name not in {s[0] for s in specs}:
+            columns[name] = pa.Column(None, checks=list(checks), nullable=True, required=False, name=name)
+    return pa.DataFrameSchema(columns=columns, coerce=False, strict=False, unique=unique)

@@ -8,13 +8,14 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from carte_evidence.package.parse import ParsedTable, read_table
 from carte_evidence.package.paths import resolve_package
 from carte_evidence.package.problems import Problem
-from carte_evidence.package.rules import describe_rule, rule_schemas
-from carte_evidence.package.schema import to_pandera
+from carte_evidence.package.rules import describe_rule, rule_checks
+from carte_evidence.package.schema import pandera, validation_schema
 
 
 @dataclass
@@ -72,8 +73,12 @@ def _describe(check: str, field_def: dict) -> tuple[str, str, str]:
 
 
 def _pandera_problems(schema, frame: pd.DataFrame, parsed: ParsedTable, fields: dict) -> list[Problem]:
-    import pandera.pandas as pa
+    """Run one table's pandera schema (lazily: every failure) and turn each failure into a Problem.
 
+    Column-wise, not row by row through ``to_dict``: the rule, message and hint are worked out
+    once per (check, column), so a report of every row of a large table stays cheap.
+    """
+    pa = pandera()
     try:
         schema.validate(frame, lazy=True)
         return []
@@ -81,17 +86,28 @@ def _pandera_problems(schema, frame: pd.DataFrame, parsed: ParsedTable, fields: 
         cases = err.failure_cases
     except pa.errors.SchemaError as err:  # pragma: no cover - lazy=True collects all
         cases = err.failure_cases if err.failure_cases is not None else pd.DataFrame()
+    if cases is None or not len(cases):
+        return []
+    n = len(cases)
+
+    def column_of(name: str) -> np.ndarray:
+        return cases[name].to_numpy(dtype=object) if name in cases.columns else np.full(n, None, dtype=object)
+
+    checks, columns, index, values = (column_of(c) for c in ("check", "column", "index", "failure_case"))
+    column_na, index_na, value_na = pd.isna(columns), pd.isna(index), pd.isna(values)
+    rows = np.where(index_na, -1, index).astype(np.int64)
+    known = (rows >= 0) & (rows < len(parsed.lines))
+    lines = np.where(known, parsed.lines[np.where(known, rows, 0)] if len(parsed.lines) else 0, -1).tolist()
+    described: dict[tuple, tuple[str, str, str]] = {}
     problems = []
-    for case in cases.to_dict("records"):
-        check = str(case.get("check"))
-        column = case.get("column")
-        column = None if column is None or pd.isna(column) else str(column)
-        index = case.get("index")
-        line = int(parsed.lines[int(index)]) if index is not None and not pd.isna(index) and int(index) < len(parsed.lines) else None
-        rule, message, hint = _describe(check, fields.get(column, {}))
-        value = case.get("failure_case")
-        value = None if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
-        problems.append(Problem(parsed.file, line, column, value, rule, message, hint))
+    for check, column, col_na, line, value, val_na in zip(checks.tolist(), columns.tolist(), column_na.tolist(), lines, values.tolist(), value_na.tolist()):
+        check = str(check)
+        column = None if col_na else str(column)
+        key = (check, column)
+        if key not in described:
+            described[key] = _describe(check, fields.get(column, {}))
+        rule, message, hint = described[key]
+        problems.append(Problem(parsed.file, None if line < 0 else line, column, None if val_na else str(value), rule, message, hint))
     return problems
 
 
@@ -120,14 +136,15 @@ def validate(path: str | Path | None = None, today: dt.date | None = None) -> Va
         report.problems.extend(table.problems)
     tables = {name: t.frame for name, t in parsed.items()}
     unreadable = frozenset(name for name, t in parsed.items() if not t.readable)
-    rules = rule_schemas(tables, descriptor, today, unreadable)
+    rules = rule_checks(tables, descriptor, today, unreadable)
     for res in descriptor.get("resources", []):
         table = parsed.get(res["name"])
         if table is None:
             continue
         fields = {f["name"]: f for f in res["schema"]["fields"]}
-        report.problems.extend(_pandera_problems(to_pandera(res["schema"]), table.frame, table, fields))
-        report.problems.extend(_pandera_problems(rules[res["name"]], table.frame, table, fields))
+        # One pandera pass per table: the Table Schema's constraints and our rules together.
+        schema = validation_schema(res["schema"], rules.get(res["name"], {}))
+        report.problems.extend(_pandera_problems(schema, table.frame, table, fields))
     report.problems = sorted(set(report.problems), key=lambda p: (p.file, p.line or 0, p.column or "", p.rule, p.value or ""))
     report.tables = tables
     return report
