@@ -53,6 +53,7 @@ BAD_INPUTS = [
     pytest.param("trials.csv", "ChiCTR2300000001,chictr", "ChiCTR2300000001,clinicaltrials.gov", 3, "trial_id", "registry-format", id="registry id of another registry"),
     pytest.param("trials.csv", "academic,sle lupus-nephritis,", "academic,sle lupus-nefritis,", 3, "disease_ids", "list-foreign-key", id="unknown disease in a list"),
     pytest.param("studies.csv", "academic,NCT00000001,", "academic,NCT00000009,", 2, "registry_id", "foreign-key", id="study registry id not in trials"),
+    pytest.param("studies.csv", "one-2024-b,,,true", "one-2024-b,study-two,possible,true", 2, "overlaps_with", "overlap-symmetric", id="overlap listed one way only"),
 ]
 
 

@@ -37,6 +37,7 @@ RULES: dict[str, tuple[str, str]] = {
     "list-foreign-key": ("an item of the list is not a {ref}", "use ids of that table, separated by single spaces"),
     "mixed-arm-scope": ("a mixed-disease arm beside per-disease arms of the same study must be arm_scope 'pooled'", "set arm_scope = pooled, or split the arm by disease"),
     "female-le-treated": ("n_female is larger than n_treated", "check the counts"),
+    "overlap-symmetric": ("a study listed here does not list this study back in its overlaps_with", "add this study's id to the other study's overlaps_with (overlap goes both ways)"),
 }
 
 
@@ -286,6 +287,13 @@ def rule_checks(tables: dict[str, pd.DataFrame], descriptor: dict[str, Any], tod
         known = pd.Series(_is_in(_Codes(items.astype("string")), diseases["disease_id"]), index=items.index)
         ok = known.groupby(level=0).all().reindex(trials.index, fill_value=True)
         add("trials", "disease_ids", "list-foreign-key", ~ok.to_numpy(dtype=bool), ref="diseases.disease_id")
+
+    studies = tables.get("studies")
+    if studies is not None and "overlaps_with" in studies.columns:
+        listed = studies.set_index("study_id")["overlaps_with"].dropna().str.split(" ").explode()
+        pairs = set(zip(listed.index, listed))
+        one_way = {a for a, b in pairs if (b, a) not in pairs and b in set(studies["study_id"])}
+        add("studies", "overlaps_with", "overlap-symmetric", studies["study_id"].isin(one_way).fillna(False).to_numpy(dtype=bool))
 
     outcomes, measures = tables.get("outcomes"), tables.get("measures")
     if outcomes is not None and measures is not None and "measures" not in unreadable:
