@@ -38,7 +38,7 @@ BAD_INPUTS = [
     pytest.param("studies.csv", "case series", "case-series", 3, "design", "enum", id="value not in enum"),
     pytest.param("publications.csv", "three-2022-a,study-three,", "one-2023-a,study-three,", 5, "publication_id", "unique", id="duplicate id"),
     pytest.param("publications.csv", "Series,letter,true,,", "Series,letter,true,2099-01,", 4, "data_cutoff", "not-in-future", id="cut-off in the future"),
-    pytest.param("publications.csv", "Test Journal,Case,case report", "Test Journal,Case,case report", None, None, None, id="unchanged control"),
+    pytest.param("publications.csv", "Test Journal,,,,Case,case report", "Test Journal,,,,Case,case report", None, None, None, id="unchanged control"),
     pytest.param("outcomes.csv", "All 5 in DORIS remission.", "=SUM(A1)", 2, "quote", "formula-prefix", id="spreadsheet formula"),
     pytest.param("products.csv", "prod-b,Product B,,,CAR-T,BCMA,,,,allogeneic,Hand-built test record", "prod-b,Product B,CAR-T", 3, None, "malformed-row", id="malformed row"),
     pytest.param("publications.csv", "one-2024-b,study-one,one-2023-a", "one-2024-b,study-one,two-2023-a", 3, "supersedes", "supersedes-same-study", id="supersedes across studies"),
