@@ -185,7 +185,7 @@ BREAKS = {
                      ("peer_reviewed", "yes"), ("publication_type", "blog"), ("url", "www.example.org"), ("supersedes", "<cycle>"),
                      ("doi", "<uncitable>"), ("first_author", "@handle")],
     "studies": [("design", "case-series"), ("primary_publication_id", "syn-p0-a"), ("registry_id", "NCT00000000"), ("country", "Germany"),
-                ("prospective", "perhaps"), ("name", None)],
+                ("prospective", "perhaps"), ("name", None), ("overlaps_with", "syn-s0")],
     "trials": [("trial_id", "NCT123"), ("disease_ids", "sle lupus-nefritis"), ("status", "ongoing"), ("enrolment_planned", "-1")],
 }
 

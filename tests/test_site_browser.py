@@ -101,7 +101,7 @@ def test_every_page_loads_and_every_internal_link_resolves(driver, site_dir):
 
 def test_trials_filter_and_sort(driver, site_dir):
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import Select
+    from selenium.webdriver.support.ui import Select, WebDriverWait
 
     driver.get(url(site_dir, "trials.html"))
     form = driver.find_element(By.ID, "trial-filters")
@@ -116,7 +116,8 @@ def test_trials_filter_and_sort(driver, site_dir):
     both = [r for r in rows if r.is_displayed()]
     assert len(both) < len(visible) and all(r.get_attribute("data-phase") == "phase 1" for r in both)
     driver.find_element(By.CSS_SELECTOR, "#trial-filters button[type=reset]").click()
-    assert len([r for r in rows if r.is_displayed()]) == len(rows)
+    # the reset handler runs after the form's own reset: wait for it rather than race it
+    WebDriverWait(driver, 10).until(lambda d: len([r for r in rows if r.is_displayed()]) == len(rows))
     # sort by start year, then reverse it
     header = driver.find_element(By.XPATH, "//th[button[normalize-space()='Start']]")
     header.find_element(By.TAG_NAME, "button").click()
@@ -131,26 +132,32 @@ def test_trials_filter_and_sort(driver, site_dir):
 def test_search_box(driver, site_dir):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
 
     driver.get(url(site_dir, "index.html"))
     box = driver.find_element(By.ID, "site-search")
     box.send_keys("lupus erythematosus", Keys.ENTER)
-    assert urlsplit(driver.current_url).path.endswith("/search.html")
+    WebDriverWait(driver, 10).until(lambda d: urlsplit(d.current_url).path.endswith("/search.html"))
+    WebDriverWait(driver, 10).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#search-results a"))
     results = driver.find_elements(By.CSS_SELECTOR, "#search-results a")
     assert results and results[0].text == "Systemic lupus erythematosus"
     assert "result" in driver.find_element(By.ID, "search-status").text
     field = driver.find_element(By.ID, "search-page-q")
     field.clear()
     field.send_keys("NCT")
+    WebDriverWait(driver, 10).until(lambda d: "NCT" in (d.find_elements(By.CSS_SELECTOR, "#search-results a") or [d.find_element(By.TAG_NAME, "body")])[0].text)
     trials = driver.find_elements(By.CSS_SELECTOR, "#search-results a")
     assert trials and all("NCT" in a.text for a in trials[:5])
     field.clear()
     field.send_keys("zzzz-no-such-thing")
+    WebDriverWait(driver, 10).until(lambda d: d.find_element(By.ID, "search-status").text.startswith("0 results"))
     assert not driver.find_elements(By.CSS_SELECTOR, "#search-results a")
     assert driver.find_element(By.ID, "search-status").text.startswith("0 results")
     field.clear()
     field.send_keys("Systemic lupus")
+    WebDriverWait(driver, 10).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#search-results a"))
     driver.find_element(By.CSS_SELECTOR, "#search-results a").click()
+    WebDriverWait(driver, 10).until(lambda d: d.find_element(By.TAG_NAME, "h1").text.startswith("CAR-T in"))
     assert driver.find_element(By.TAG_NAME, "h1").text == "CAR-T in Systemic lupus erythematosus"
 
 
@@ -200,6 +207,7 @@ def test_accessibility_axe(driver, site_dir):
 def test_keyboard_reaches_the_content(driver, site_dir):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
 
     driver.get(url(site_dir, "index.html"))
     driver.find_element(By.TAG_NAME, "body").send_keys(Keys.TAB)

@@ -31,43 +31,56 @@ def load_rules(path: str | Path | None = None) -> dict[str, Any]:
     return _rules(str(path or schemas_dir() / "harmonisation.yaml"))
 
 
-def _disjoint_union(parts: pd.DataFrame, sets: dict[str, list[int]]) -> list[int] | None:
+# Rows are plain dicts here: reports have a handful of rows, and pandas per group is slow.
+Row = dict[str, Any]
+
+
+def _last_per_grade(rows: list[Row], grades: set[str]) -> list[Row]:
+    """The rows whose grade is in ``grades``, the last one of each grade."""
+    return list({r["grade"]: r for r in rows if r["grade"] in grades}.values())
+
+
+def _disjoint_union(parts: list[Row], sets: dict[str, list[int]]) -> list[int] | None:
     """The grades the parts cover, sorted, or None when two parts cover the same grade."""
-    grades = [g for category in parts["grade"] for g in sets[category]]
+    grades = [g for r in parts for g in sets[r["grade"]]]
     return sorted(grades) if len(grades) == len(set(grades)) else None
 
 
-def _listing(usable: pd.DataFrame, sets: dict[str, list[int]]) -> pd.DataFrame | None:
+def _one_denominator(parts: list[Row]) -> bool:
+    return len({r["n_evaluable"] for r in parts}) == 1
+
+
+def _listing(usable: list[Row], sets: dict[str, list[int]]) -> list[Row] | None:
     """The report's per-grade rows when they list grades 1..m without gap or overlap, else None."""
-    parts = usable[usable["grade"].isin([g for g in sets if g != "any"])].drop_duplicates("grade", keep="last")
-    grades = _disjoint_union(parts, sets) if len(parts) else None
-    if not grades or grades != list(range(1, grades[-1] + 1)) or parts["n_evaluable"].nunique() != 1:
+    parts = _last_per_grade(usable, {g for g in sets if g != "any"})
+    grades = _disjoint_union(parts, sets) if parts else None
+    if not grades or grades != list(range(1, grades[-1] + 1)) or not _one_denominator(parts):
         return None
     return parts
 
 
-def _row(parts: pd.DataFrame, events: int | None = None) -> dict:
-    return {"n_events": int(parts["n_events"].sum()) if events is None else events,
-            "n_evaluable": parts["n_evaluable"].iloc[0], "derived_from": " ".join(parts["ae_id"])}
+def _row(parts: list[Row], events: int | None = None) -> dict:
+    return {"n_events": int(sum(r["n_events"] for r in parts)) if events is None else events,
+            "n_evaluable": parts[0]["n_evaluable"], "derived_from": " ".join(r["ae_id"] for r in parts)}
 
 
-def _derive_one(group: pd.DataFrame, target: str, rule: dict, sets: dict[str, list[int]]) -> dict | None:
+def _derive_one(group: list[Row], target: str, rule: dict, sets: dict[str, list[int]]) -> dict | None:
     """A derived row for one report and one target grade, or None when no rule holds."""
-    usable = group[group["n_events"].notna() & group["n_evaluable"].notna()]
+    usable = [r for r in group if not pd.isna(r["n_events"]) and not pd.isna(r["n_evaluable"])]
     if "from_grade" in rule:
         listing = _listing(usable, sets)
         return _row(listing) if listing is not None else None
     covers = sorted(rule["covers"])
-    parts = usable[usable["grade"].isin([g for g in sets if set(sets[g]) <= set(covers)])].drop_duplicates("grade", keep="last")
-    if len(parts) and _disjoint_union(parts, sets) == covers and parts["n_evaluable"].nunique() == 1:
+    parts = _last_per_grade(usable, {g for g in sets if set(sets[g]) <= set(covers)})
+    if parts and _disjoint_union(parts, sets) == covers and _one_denominator(parts):
         return _row(parts)
     if rule.get("zero_when_any_is_zero"):
-        zero = usable[(usable["grade"] == "any") & (usable["n_events"] == 0)]
-        if len(zero):
-            return _row(zero.iloc[[-1]], events=0)
+        zero = [r for r in usable if r["grade"] == "any" and r["n_events"] == 0]
+        if zero:
+            return _row(zero[-1:], events=0)
     below = rule.get("zero_when_listing_stops_below")
     listing = _listing(usable, sets) if below else None
-    if listing is not None and max(g for c in listing["grade"] for g in sets[c]) < below:
+    if listing is not None and max(g for r in listing for g in sets[r["grade"]]) < below:
         return _row(listing, events=0)
     return None
 
@@ -77,10 +90,14 @@ def derived_rows(adverse_events: pd.DataFrame, rules: dict[str, Any] | None = No
     rules = rules or load_rules()
     sets = {str(k): v for k, v in rules["grade_sets"].items()}
     ae = adverse_events[adverse_events["event"].isin(rules["graded_events"])]
+    ae = ae[["ae_id", *REPORT, "grade", "n_events", "n_evaluable"]].astype(object).where(ae[["ae_id", *REPORT, "grade", "n_events", "n_evaluable"]].notna(), None)
+    reports: dict[tuple, list[Row]] = {}
+    for r in ae.to_dict("records"):
+        reports.setdefault(tuple(r[k] for k in REPORT), []).append(r)
     out = []
-    for keys, group in ae.groupby(REPORT, sort=True):
+    for keys in sorted(reports):
         for target, rule in rules["derive"].items():
-            row = _derive_one(group, target, rule, sets)
+            row = _derive_one(reports[keys], target, rule, sets)
             if row is not None:
                 out.append({**dict(zip(REPORT, keys)), "grade": target, **row})
     frame = pd.DataFrame(out, columns=[*REPORT, "grade", "n_events", "n_evaluable", "derived_from"])

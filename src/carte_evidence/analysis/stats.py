@@ -143,30 +143,39 @@ def reml_logit(events, total, max_iter: int = 100, tol: float = 1e-10) -> Pooled
 _GH_NODES, _GH_WEIGHTS = np.polynomial.hermite_e.hermegauss(7)  # 7 nodes, as lme4 (nAGQ = 7) in metafor
 
 
-def _marginal_loglik(mu: float, tau: float, k: np.ndarray, n: np.ndarray) -> float:
-    """Binomial-normal log-likelihood, random effect integrated by adaptive Gauss-Hermite."""
-    logcomb = special.gammaln(n + 1) - special.gammaln(k + 1) - special.gammaln(n - k + 1)
+def _marginal_loglik(mu: float, tau: float, k: np.ndarray, n: np.ndarray, state: dict | None = None) -> float:
+    """Binomial-normal log-likelihood, random effect integrated by adaptive Gauss-Hermite.
+
+    ``state`` carries the last modes between calls (a warm start for Newton: the optimiser
+    calls this thousands of times at nearby points); the result does not depend on it, since
+    Newton runs to 1e-12.
+    """
+    state = state if state is not None else {}
+    if "logcomb" not in state:
+        state["logcomb"] = special.gammaln(n + 1) - special.gammaln(k + 1) - special.gammaln(n - k + 1)
+    logcomb = state["logcomb"]
     if tau < 1e-8:
         eta = mu
         return float((logcomb + k * eta - n * np.logaddexp(0, eta)).sum())
     # Mode and curvature of each study's integrand in u (random effect on the standard scale).
-    # The integrand is log-concave in u, so damped Newton converges; a fixed, generous number
-    # of steps keeps the likelihood a smooth function of (mu, tau) for the numerical Hessian.
-    u = np.zeros_like(k)
+    # The integrand is log-concave in u, so damped Newton converges.
+    u = state.get("u", np.zeros_like(k)).copy()
     for _ in range(100):
-        p = special.expit(mu + tau * u)
+        p = 1 / (1 + np.exp(-(mu + tau * u)))
         grad = tau * (k - n * p) - u
         hess = -(tau**2) * n * p * (1 - p) - 1
         step = np.clip(grad / hess, -1.0, 1.0)
         u = u - step
         if np.abs(step).max() < 1e-12:  # converged far below what the quadrature resolves
             break
-    p = special.expit(mu + tau * u)
+    state["u"] = u
+    p = 1 / (1 + np.exp(-(mu + tau * u)))
     scale = 1 / np.sqrt(tau**2 * n * p * (1 - p) + 1)
     nodes = u[:, None] + scale[:, None] * _GH_NODES[None, :]
     eta = mu + tau * nodes
     log_f = logcomb[:, None] + k[:, None] * eta - n[:, None] * np.logaddexp(0, eta) - nodes**2 / 2 + _GH_NODES[None, :] ** 2 / 2
-    log_int = special.logsumexp(log_f, b=_GH_WEIGHTS[None, :], axis=1) + np.log(scale) - 0.5 * np.log(2 * np.pi)
+    top = log_f.max(axis=1)
+    log_int = top + np.log((_GH_WEIGHTS[None, :] * np.exp(log_f - top[:, None])).sum(axis=1)) + np.log(scale) - 0.5 * np.log(2 * np.pi)
     return float(log_int.sum())
 
 
@@ -183,8 +192,10 @@ def glmm_logit(events, total) -> Pooled:
             return _finish("GLMM", k, n, mu, float(np.sqrt(1 / (n[0] * (k[0] / n[0]) * (1 - k[0] / n[0])))), 0.0, vi)
         return _finish("GLMM", k, n, float("nan"), float("nan"), 0.0, vi, converged=False)
 
+    state: dict = {}
+
     def nll(theta):
-        return -_marginal_loglik(theta[0], theta[1], k, n)
+        return -_marginal_loglik(theta[0], theta[1], k, n, state)
 
     mu, tau, converged = _maximise(nll, start_mu)
     if abs(mu) > 25:  # all studies 0 % or 100 %: the ML estimate is at infinity
@@ -207,10 +218,10 @@ def _maximise(nll, start_mu: float) -> tuple[float, float, bool]:
         return value if np.isfinite(value) else np.inf
 
     def best_mu(tau):
-        r = optimize.minimize_scalar(lambda m: nll([m, tau]), bounds=(-30, 30), method="bounded", options={"xatol": 1e-5})
+        r = optimize.minimize_scalar(lambda m: nll([m, tau]), bounds=(-30, 30), method="bounded", options={"xatol": 1e-3})
         return (r.fun if np.isfinite(r.fun) else np.inf), r.x
 
-    grid = np.concatenate([[0.0], np.geomspace(0.1, TAU_SEARCH, 10)])
+    grid = np.concatenate([[0.0], np.geomspace(0.1, TAU_SEARCH, 8)])
     profile = [(*best_mu(t), t) for t in grid]
     fun0, mu0, tau0 = min(profile, key=lambda p: p[0])
     if profile[0][0] <= fun0 + 1e-6:  # no better than the fixed-effect model: tau = 0, as metafor

@@ -10,12 +10,13 @@ from carte_evidence.package.problems import ValidationError
 from carte_evidence.package.schema import derived_resource
 
 
-def derived_tables(tables) -> dict:
-    """Every derived table of a release, by resource name."""
+def derived_tables(tables, results=None) -> dict:
+    """Every derived table of a release, by resource name (``results``: the plan's pooled
+    analyses, when already computed)."""
     from carte_evidence.analysis.grading import grade
     from carte_evidence.analysis.derived import arms_wide
 
-    return {"arms_wide": arms_wide(tables), **grade(tables=tables)}
+    return {"arms_wide": arms_wide(tables), **grade(tables=tables, results=results)}
 
 
 def build(path: str | Path | None = None, out: str | Path = "dist", figures: bool = True) -> Path:
@@ -42,7 +43,11 @@ def build(path: str | Path | None = None, out: str | Path = "dist", figures: boo
         (tmp / "derived").mkdir()
         for res in descriptor["resources"]:
             shutil.copyfile(source / res["path"], tmp / res["path"])
-        derived = derived_tables(report.tables)
+        # Every pooled analysis is computed once and shared by grades, tables, figures and site.
+        from carte_evidence.analysis.results import plan_results
+
+        results = plan_results(report.tables)
+        derived = derived_tables(report.tables, results)
         resources = list(descriptor["resources"])
         for name, frame in derived.items():
             res = derived_resource(name)
@@ -53,12 +58,18 @@ def build(path: str | Path | None = None, out: str | Path = "dist", figures: boo
         from carte_evidence.outputs.standard import write_figures, write_tables
 
         (tmp / "tables").mkdir()
-        write_tables(report.tables, tmp / "tables")
+        certainty = derived["evidence_certainty"]
+        from carte_evidence.analysis.headline import headline
+
+        long = headline(report.tables, results=results, certainty=certainty)
+        write_tables(report.tables, tmp / "tables", results=results, certainty=certainty, headline_long=long)
         if figures:
             (tmp / "figures").mkdir()
-            write_figures(report.tables, tmp / "figures")
+            earlier = out / "figures"  # the previous release's figures, reused where unchanged
+            write_figures(report.tables, tmp / "figures", results=results, certainty=certainty,
+                          reuse=earlier if (earlier / "figures.json").is_file() else None)
         # Last, so that its downloads page lists every file of the release.
         from carte_evidence.outputs.site import build_site
 
-        build_site(report.tables, tmp / "site", package=report.package, release=tmp)
+        build_site(report.tables, tmp / "site", package=report.package, release=tmp, headline=long)
     return out

@@ -50,13 +50,22 @@ def study_characteristics(tables) -> pd.DataFrame:
     return out.reset_index().sort_values(["indication", "n_treated", "study_id"], ascending=[True, False, True], kind="stable")
 
 
-def standard_tables(tables) -> dict[str, pd.DataFrame]:
+def standard_tables(tables, results: pd.DataFrame | None = None, certainty: pd.DataFrame | None = None,
+                    headline_long: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
     """Every standard table, by file stem."""
     from carte_evidence.analysis.trials import trial_counts
 
-    from carte_evidence.analysis.headline import headline_wide
+    from carte_evidence.analysis.grading import evidence_certainty
+    from carte_evidence.analysis.headline import headline, headline_wide
+    from carte_evidence.analysis.results import plan_results
 
-    out = {"headline": headline_wide(tables)}
+    results = results if results is not None else plan_results(tables)
+    certainty = certainty if certainty is not None else evidence_certainty(tables, results=results)
+    long = headline_long if headline_long is not None else headline(tables, results=results, certainty=certainty)
+    out = {"headline": headline_wide(tables, long)}
+    # Every analysis of the plan with its pooled numbers and certainty: the package's answers.
+    keyed = results.assign(certainty_key=results["analysis_id"] + "|" + results["grouping"] + "|" + results["group"].astype(str))
+    out["analyses"] = keyed.merge(certainty[["analysis_id", "certainty"]].rename(columns={"analysis_id": "certainty_key"}), on="certainty_key", how="left").drop(columns="certainty_key")
     out.update({f"counts_by_{by}": counts(tables, by) for by in GROUP_FIELDS})
     out["publications_per_year"] = timeline(tables)
     out["pooled_efficacy"] = _pooled_levels(tables, "outcome")
@@ -68,10 +77,11 @@ def standard_tables(tables) -> dict[str, pd.DataFrame]:
     return out
 
 
-def write_tables(tables, folder: Path) -> list[Path]:
-    """Write every standard table as CSV and Markdown into ``folder``."""
+def write_tables(tables, folder: Path, **shared) -> list[Path]:
+    """Write every standard table as CSV and Markdown into ``folder`` (``shared``: results,
+    certainty, headline_long already computed, see :func:`standard_tables`)."""
     written = []
-    for name, frame in standard_tables(tables).items():
+    for name, frame in standard_tables(tables, **shared).items():
         csv_path, md_path = folder / f"{name}.csv", folder / f"{name}.md"
         frame.to_csv(csv_path, index=False, lineterminator="\n")
         md_path.write_text(f"# {name.replace('_', ' ')}\n\n" + to_markdown(frame), encoding="utf-8")
@@ -86,6 +96,9 @@ def _slug(*parts) -> str:
 
 
 def _save(fig, folder: Path, stem: str) -> list[Path]:
+    import matplotlib
+
+    matplotlib.rcParams["svg.hashsalt"] = "carte-evidence"  # identical SVGs from identical data
     paths = [folder / f"{stem}.png", folder / f"{stem}.svg"]
     fig.savefig(paths[0], dpi=150, bbox_inches="tight")
     fig.savefig(paths[1], bbox_inches="tight", metadata={"Date": None})  # reproducible SVG
@@ -117,7 +130,28 @@ def forest_title(result, names) -> str:
     return f"{_group_label(result, names)}: {what}{when}"
 
 
-def forest_plots(tables, folder: Path, results: pd.DataFrame | None = None, certainty: pd.DataFrame | None = None) -> list[Path]:
+def _fingerprint(*parts) -> str:
+    """A hash of everything a figure is drawn from (data, labels, versions)."""
+    import hashlib
+    import json
+
+    return hashlib.sha256(json.dumps(parts, default=str, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _reused(reuse: Path | None, manifest: dict, folder: Path, stem: str, fingerprint: str) -> list[Path] | None:
+    """Copy a figure drawn from the same inputs by an earlier build, instead of drawing it again."""
+    import shutil
+
+    if reuse is None or manifest.get(stem) != fingerprint:
+        return None
+    sources = [reuse / f"{stem}.png", reuse / f"{stem}.svg"]
+    if not all(p.is_file() for p in sources):
+        return None
+    return [Path(shutil.copyfile(src, folder / src.name)) for src in sources]
+
+
+def forest_plots(tables, folder: Path, results: pd.DataFrame | None = None, certainty: pd.DataFrame | None = None,
+                 reuse: Path | None = None) -> list[Path]:
     """A forest plot for every analysis of the analysis plan with at least 2 studies (overall, by
     disease and by target for safety; per disease for efficacy): each study (label, events/n,
     REML weight, timepoint, exact 95 % CI), the pooled diamond with k, I^2, tau^2, the method and
@@ -142,6 +176,10 @@ def forest_plots(tables, folder: Path, results: pd.DataFrame | None = None, cert
     rows = {"incidence": analysis_rows(tables, "ae")}
     windows = {}
     written = []
+    import json
+
+    previous = json.loads((reuse / "figures.json").read_text()) if reuse is not None and (reuse / "figures.json").is_file() else {}
+    manifest = {}
     shown = results[(results["k"] >= 2) & results["grouping"].isin(["overall", "disease", "target"])]
     for result in shown.to_dict("records"):
         if result["question"] == "incidence":
@@ -160,6 +198,16 @@ def forest_plots(tables, folder: Path, results: pd.DataFrame | None = None, cert
         sub = sub[sub["study_id"].isin(studies) & (sub["n_evaluable"] > 0)].drop_duplicates("study_id").sort_values("study_id")
         if len(sub) < 2:
             continue
+        key = f"{result['analysis_id']}|{result['grouping']}|{result['group']}"
+        stem = "forest-" + _slug(result["analysis_id"].replace("@", "-"), result["grouping"], result["group"])
+        when = sub["timepoint_months"] if "timepoint_months" in sub else pd.Series(pd.NA, index=sub.index)
+        fingerprint = _fingerprint(__version__, result, cert.get(key), [labels.get(x, x) for x in sub["study_id"]],
+                                   sub[["study_id", "n_events", "n_evaluable"]].astype(str).values.tolist(), when.astype(str).tolist())
+        manifest[stem] = fingerprint
+        copied = _reused(reuse, previous, folder, stem, fingerprint)
+        if copied:
+            written += copied
+            continue
         _, vi = logit_effects(sub["n_events"].to_numpy(float), sub["n_evaluable"].to_numpy(float))
         tau2 = result["reml_tau2"] if pd.notna(result.get("reml_tau2")) else 0.0
         weight = (1 / (vi + tau2)) / (1 / (vi + tau2)).sum()
@@ -167,10 +215,8 @@ def forest_plots(tables, folder: Path, results: pd.DataFrame | None = None, cert
         y = list(range(len(sub) + 1, 1, -1))
         ax.errorbar(sub["proportion"], y, xerr=[sub["proportion"] - sub["ci_lower"], sub["ci_upper"] - sub["proportion"]],
                     fmt="s", color="black", capsize=3, clip_on=False)
-        when = sub["timepoint_months"] if "timepoint_months" in sub else pd.Series(pd.NA, index=sub.index)
         ticks = [f"{labels.get(s, s)}  {int(e)}/{int(n)}  w {w:.0%}" + (f"  {t:g} mo" if pd.notna(t) else "")
                  for s, e, n, w, t in zip(sub["study_id"], sub["n_events"], sub["n_evaluable"], weight, when)]
-        key = f"{result['analysis_id']}|{result['grouping']}|{result['group']}"
         certainty_word = cert.get(key, "not rated")
         if pd.notna(result.get("estimate")):
             lo, est, hi = result["ci_lower"], result["estimate"], result["ci_upper"]
@@ -189,9 +235,10 @@ def forest_plots(tables, folder: Path, results: pd.DataFrame | None = None, cert
         ax.grid(axis="x", alpha=0.3)
         note = f"; {result['note']}" if isinstance(result.get("note"), str) and result["note"] else ""
         fig.text(0.01, 0.005, f"carte-evidence {__version__}, analysis plan {result['plan_version']}{note}"[:180], fontsize=6, color="dimgray")
-        written += _save(fig, folder, "forest-" + _slug(result["analysis_id"].replace("@", "-"), result["grouping"], result["group"]))
+        written += _save(fig, folder, stem)
         plt.close(fig)
-    return written
+    (folder / "figures.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    return written + [folder / "figures.json"]
 
 
 def evidence_map(tables, folder: Path) -> list[Path]:
@@ -254,9 +301,11 @@ def trials_per_year(tables, folder: Path) -> list[Path]:
     return paths
 
 
-def write_figures(tables, folder: Path, results: pd.DataFrame | None = None) -> list[Path]:
-    """Every figure (PNG and SVG) into ``folder``."""
-    written = forest_plots(tables, folder, results) + evidence_map(tables, folder)
+def write_figures(tables, folder: Path, results: pd.DataFrame | None = None, certainty: pd.DataFrame | None = None,
+                  reuse: Path | None = None) -> list[Path]:
+    """Every figure (PNG and SVG) into ``folder``; forest plots whose inputs did not change since
+    the build in ``reuse`` (its figures.json holds a hash of each plot's inputs) are copied."""
+    written = forest_plots(tables, folder, results, certainty, reuse) + evidence_map(tables, folder)
     if "trials" in tables:
         written += trials_per_year(tables, folder)
     return written
