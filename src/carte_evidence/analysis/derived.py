@@ -43,8 +43,11 @@ def headline_outcomes(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
 
 
 def headline_safety(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """Per arm: CRS and ICANS counts (any grade, grade >= 3) of the primary publication."""
-    ae = primary_rows(tables["adverse_events"], tables)
+    """Per arm: CRS and ICANS counts (any grade, grade >= 3) of the primary publication, harmonised."""
+    from carte_evidence.analysis.harmonise import harmonised_adverse_events
+
+    # Harmonised: a report giving CRS per grade shows its any-grade and >= 3 counts here too.
+    ae = primary_rows(harmonised_adverse_events(tables["adverse_events"]), tables)
     out = pd.DataFrame({"arm_id": tables["arms"]["arm_id"]})
     for (event, grade), prefix in HEADLINE_SAFETY.items():
         sel = ae[(ae["event"] == event) & (ae["grade"] == grade)].drop_duplicates("arm_id", keep="last")
@@ -56,7 +59,10 @@ def headline_safety(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
 def arms_wide(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """One row per arm joining study, primary publication, product, disease and headline results."""
     studies = tables["studies"].rename(columns={"name": "study_name"})
+    from carte_evidence.package.identifiers import canonical_urls
+
     pubs = tables["publications"].rename(columns={"publication_id": "primary_publication_id"}).drop(columns=["study_id"])
+    pubs = pubs.assign(canonical_url=canonical_urls(pubs, tables["registries"]))
     products = tables["products"].rename(columns={"name": "product_name"})
     diseases = tables["diseases"].rename(columns={"name": "disease_name"})
     wide = (

@@ -46,6 +46,10 @@ def study_characteristics(tables) -> pd.DataFrame:
     prim = out["primary_publication_id"]
     out["primary_report"] = prim.map(pubs["first_author"]).fillna("") + " " + prim.map(pubs["year"]).astype("string").fillna("") + ", " + prim.map(pubs["journal"]).fillna("")
     out["doi_or_pmid"] = prim.map(pubs["doi"]).fillna(prim.map(pubs["pmid"]))
+    from carte_evidence.package.identifiers import canonical_urls
+
+    out["canonical_url"] = prim.map(canonical_urls(pubs, tables["registries"]))
+    out["page_read"] = prim.map(pubs["url"])
     out = out.join(study_grades(tables).set_index("study_id")[["study_grade"]])
     return out.reset_index().sort_values(["indication", "n_treated", "study_id"], ascending=[True, False, True], kind="stable")
 
