@@ -80,3 +80,13 @@ def test_per_grade_rows_are_added_up_only_when_complete():
     assert derived.loc[("a", "any"), "n_events"] == 11 and derived.loc[("a", ">=3"), "n_events"] == 0
     assert ("b", "any") not in derived.index  # grade 2 missing: not a complete listing
     assert derived.loc[("c", ">=3"), "n_events"] == 0  # no CRS at all
+
+
+def test_terminal_table_fits_80_columns_and_shows_names():
+    result = runner.invoke(app, ["summary", "-e", "crs", "--grade", "any", "--disease", "sle"], env={"COLUMNS": "80"}, terminal_width=80)
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert "Lupus" in result.output and "lupus-nephritis" not in result.output  # names, not ids
+    wide = runner.invoke(app, ["summary", "-e", "crs", "--grade", "any", "--disease", "sle", "--wide"], env={"COLUMNS": "200"}, terminal_width=200)
+    assert wide.output.count("┳") > result.output.count("┳")  # --wide shows every column

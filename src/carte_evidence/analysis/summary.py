@@ -208,6 +208,10 @@ def pool(rows: pd.DataFrame) -> dict:
     k, n = usable["n_events"].to_numpy(float), usable["n_evaluable"].to_numpy(float)
     out = {"k": len(usable), "n": int(n.sum()), "events": int(k.sum()), "timepoints": _timepoints(usable)}
     out["flag"] = TOO_FEW if len(usable) < plan["min_studies"] or n.sum() < plan["min_patients"] else ""
+    for column, what in (("modality", "modalities"), ("lymphodepletion", "with and without lymphodepletion")):
+        if column in usable and usable[column].dropna().nunique() > 1:
+            kinds = ", ".join(sorted(usable[column].dropna().unique()))
+            notes.append(f"mixes {what}: {kinds}" if column == "modality" else f"mixes studies {what} ({kinds})")
     if usable.get("derived", pd.Series(False)).any():
         notes.append(f"{int(usable['derived'].sum())} study row(s) derived from per-grade rows")
     total_lo, total_hi = clopper_pearson([k.sum()], [n.sum()])
@@ -369,6 +373,12 @@ def summarize(
         return pd.DataFrame(columns=["level", *[b for b in by], *keys, "study_id", "publication_id", "n_events", "n_evaluable", "proportion", *POOLED_COLUMNS])
     out = pd.concat(parts, ignore_index=True)
     out["study_label"] = study_labels(tables).reindex(out["study_id"]).to_numpy()
+    # Names beside the ids (the ids stay: they are the keys a program joins on).
+    names = {"disease_id": tables["diseases"].set_index("disease_id")["name"], "measure": tables["measures"].set_index("measure_id")["name"],
+             "event": tables["events"].set_index("event_id")["name"]}
+    for column, mapping in names.items():
+        if column in out:
+            out[f"{column.removesuffix('_id')}_name"] = out[column].map(mapping).fillna(out[column])
     lead = ["level", *group, "study_id", "study_label", "publication_id", "n_events", "n_evaluable", "proportion", "timepoint_months"]
     context = [c for c, _ in flt.FILTER_COLUMNS.values() if c not in group]
     rest = [c for c in out.columns if c not in lead and c not in context]

@@ -42,17 +42,24 @@ def _interval(row, lo: str, hi: str) -> str:
     return "" if pd.isna(row.get(lo)) else f"{_pct(row[lo])}-{_pct(row[hi])}"
 
 
+# Short words for the terminal's note column (--wide and JSON keep the full text).
+SHORT = {"too few studies to pool": "too few to pool", "GLMM": "", "REML": "REML: GLMM degenerate",
+         "exact (total)": "exact CI of total", "exact (single study)": "single study"}
+
+
 def compact_pooled(frame: pd.DataFrame) -> pd.DataFrame:
     """A narrow, human view of a `summary --measure/--event` frame that fits 80 columns (--wide shows all)."""
     skip = {"level", "study_id", "study_label", "publication_id", "n_events", "n_evaluable", "proportion", "timepoint_months", "ci_lower", "ci_upper", "note"}
     group = [c for c in frame.columns if c not in skip and frame.columns.get_loc(c) < frame.columns.get_loc("study_id")]
+    # show names where the frame carries them (disease_name for disease, ...), never the ids
+    shown = {"disease": "disease_name", "measure": "measure_name", "event": "event_name"}
     rows = []
     for _, r in frame.iterrows():
         study = r["level"] == "study"
         label = r.get("study_label") if isinstance(r.get("study_label"), str) else r["study_id"]
-        note = "" if study else "; ".join(x for x in (_cell(r.get("flag")), _cell(r.get("method"))) if x)
+        note = "" if study else "; ".join(x for x in (SHORT.get(_cell(r.get("flag")), _cell(r.get("flag"))), SHORT.get(_cell(r.get("method")), _cell(r.get("method")))) if x)
         rows.append({
-            **{g: _cell(r[g]) for g in group},
+            **{g: _cell(r[shown[g]] if g in shown and shown[g] in r and not pd.isna(r[shown[g]]) else r[g]) for g in group},
             "study": label if study else f"POOLED (k={int(r['k'])})" if not pd.isna(r.get("k")) else "POOLED",
             "events/n": f"{int(r['n_events'])}/{int(r['n_evaluable'])}" if study else f"{int(r['events'])}/{int(r['n'])}" if not pd.isna(r.get("n")) else "",
             "estimate": _pct(r["proportion"] if study else r.get("estimate")),
