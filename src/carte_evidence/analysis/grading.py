@@ -86,8 +86,10 @@ def _flags(tables: dict[str, pd.DataFrame]) -> pd.Series:
     studies = tables["studies"].set_index("study_id")
     flags = pd.Series("", index=studies.index, dtype="string")
     pooled = studies["overlap_status"] == "pooled_report"
+    contained = studies["overlap_status"] == "contained"
     possible = studies["overlap_status"] == "possible"
     flags[pooled.fillna(False)] = "pooled re-report of other studies: not counted"
+    flags[contained.fillna(False)] = "patients judged to be among those of: " + studies.loc[contained.fillna(False), "overlaps_with"].fillna("") + " (not counted)"
     flags[possible.fillna(False)] = "possible patient overlap with: " + studies.loc[possible.fillna(False), "overlaps_with"].fillna("")
     superseded = tables["publications"].dropna(subset=["supersedes"]).groupby("study_id")["supersedes"].count()
     extra = superseded.reindex(flags.index).fillna(0).astype(int)

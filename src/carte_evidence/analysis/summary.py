@@ -18,6 +18,9 @@ from carte_evidence.analysis.harmonise import harmonised_adverse_events
 from carte_evidence.analysis.plan import load_plan
 from carte_evidence.analysis.stats import clopper_pearson, glmm_logit, reml_logit
 
+# Overlap statuses of studies whose patients are counted in other studies (CURATION.md 2 and 5).
+NOT_COUNTED = ("pooled_report", "contained")
+
 # Fields a count or an analysis can be grouped by -> (table it comes from, column).
 GROUP_FIELDS = {
     "disease": "disease_id",
@@ -81,7 +84,7 @@ def counts(tables: dict[str, pd.DataFrame], by: str | list[str] | tuple[str, ...
         arms = flt.apply(arms, tables, filters)
     if "indication" not in fields and not (filters or {}).get("indication"):  # oncologic-indication cohorts are kept apart (see --by indication)
         arms = arms[(arms["indication"] != "oncologic").fillna(True)]
-    arms.loc[arms["overlap_status"] == "pooled_report", "n_treated"] = 0
+    arms.loc[arms["overlap_status"].isin(NOT_COUNTED).fillna(False).to_numpy(), "n_treated"] = 0
     for column in columns:
         arms = _explode(arms, column)
         arms[column] = arms[column].astype("string").fillna("(unknown)")
@@ -140,7 +143,7 @@ def analysis_rows(tables: dict[str, pd.DataFrame], kind: str = "outcome", timepo
         mixed = plan["safety"]["mixed_disease_arms"] if mixed_disease_arms is None else mixed_disease_arms
     ctx = arm_context(tables)
     rows = rows.merge(ctx, on="arm_id", how="left")
-    rows = rows[(rows["indication"] != "oncologic") & (rows["overlap_status"] != "pooled_report").fillna(True)]
+    rows = rows[(rows["indication"] != "oncologic") & ~rows["overlap_status"].isin(NOT_COUNTED).fillna(False)]
     rows = rows[(rows["arm_scope"] != "subgroup").fillna(True)]
     if not mixed:
         rows = rows[(rows["disease_id"] != "mixed-autoimmune").fillna(True)]

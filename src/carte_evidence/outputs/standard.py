@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from carte_evidence.outputs.render import to_markdown
-from carte_evidence.analysis.summary import GROUP_FIELDS, analysis_rows, counts, pooled, timeline
+from carte_evidence.analysis.summary import GROUP_FIELDS, NOT_COUNTED, analysis_rows, counts, pooled, timeline
 
 TRIAL_TABLE_FIELDS = ("disease", "target", "modality", "phase", "status", "country", "sponsor_type", "start_year")
 
@@ -256,7 +256,7 @@ def evidence_map(tables, folder: Path) -> list[Path]:
     from carte_evidence.analysis.summary import arm_context
 
     arms = arm_context(tables)
-    arms = arms[arms["arm_scope"].isna() & (arms["indication"] != "oncologic") & (arms["overlap_status"] != "pooled_report").fillna(True)]
+    arms = arms[arms["arm_scope"].isna() & (arms["indication"] != "oncologic") & ~arms["overlap_status"].isin(NOT_COUNTED).fillna(False)]
     arms["targets"] = arms["targets"].fillna("(unknown)")
     grades = study_grades(tables).set_index("study_id")["study_grade"]
     arms["grade"] = arms["study_id"].map(grades)
