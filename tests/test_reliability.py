@@ -329,3 +329,47 @@ def test_xlsx_export_survives_nul_and_escape_and_neutralises_hidden_formulas(mon
     with pd.ExcelWriter(tmp_path / "x.xlsx", engine="openpyxl") as writer:
         safe.to_excel(writer, index=False)
     assert pd.read_excel(tmp_path / "x.xlsx")["a"].tolist() == safe["a"].tolist()
+
+
+# ---- 2, 4. strict types, hints a clinician understands, structural problems first --------------------
+
+from carte_evidence import validate  # noqa: E402
+
+
+def _problems(pkg):
+    return [(p.file, p.line, p.column, p.rule, p.hint) for p in validate(pkg).problems]
+
+
+def test_enum_case_mismatch_is_one_problem_with_did_you_mean(mini):
+    edit(mini / "data" / "adverse_events.csv", ",crs,ASTCT,any", ",CRS,ASTCT,any")
+    assert _problems(mini) == [("data/adverse_events.csv", 2, "event", "case", "did you mean crs?")]
+
+
+def test_unknown_in_an_optional_count_says_leave_it_empty(mini):
+    edit(mini / "data" / "arms.csv", ",30,20,45,8,", ",30,20,45,unknown,")
+    assert _problems(mini) == [("data/arms.csv", 2, "n_female", "type-integer", "leave it empty when unknown")]
+
+
+def test_a_date_in_another_form_gets_the_date_hint(mini):
+    edit(mini / "data" / "trials.csv", "2025-01,", "12/03/2024,")
+    [(file, line, column, rule, hint)] = _problems(mini)
+    assert (file, line, column, rule) == ("data/trials.csv", 2, "status_seen_date", "date") and "e.g. 2024-03-12" in hint
+
+
+def test_blank_lines_keep_line_numbers(mini):
+    path = mini / "data" / "arms.csv"
+    lines = path.read_text().split("\n")
+    lines.insert(2, "")
+    path.write_text("\n".join(lines).replace(",4,1 x", ",four,1 x"))
+    found = {(line, column, rule) for _, line, column, rule, _ in _problems(mini)}
+    assert found == {(3, None, "blank-row"), (4, "n_treated", "type-integer")}
+
+
+def test_an_excel_saved_file_is_reported_first_without_cascade(mini):
+    path = mini / "data" / "arms.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_text().replace(",", ";").encode())
+    edit(mini / "data" / "studies.csv", "case series", "case-series")  # one real mistake elsewhere
+    problems = validate(mini).problems
+    assert [p.file for p in problems[:3]] == ["data/arms.csv"] * 3
+    assert {p.rule for p in problems if p.file == "data/arms.csv"} == {"byte-order-mark", "delimiter", "checks-skipped"}
+    assert [p.rule for p in problems if p.file != "data/arms.csv"] == ["enum"]

@@ -38,18 +38,40 @@ def descriptor_shape(descriptor: Any, display: str) -> list[Problem]:
             out.append(problem(f"resource {i} has no 'name'"))
             continue
         schema = res.get("schema")
-        if not isinstance(schema, dict) or not isinstance(schema.get("fields"), list) or not all(isinstance(f, dict) and isinstance(f.get("name"), str) for f in schema["fields"]):
-            out.append(problem(f"resource '{name}' has no valid 'schema' with named 'fields'"))
+        if not isinstance(schema, dict) or not isinstance(schema.get("fields"), list) or not all(_field_ok(f) for f in schema["fields"]):
+            out.append(problem(f"resource '{name}' has no valid 'schema' with named and typed 'fields'"))
         if not isinstance(res.get("path"), str):
             out.append(problem(f"resource '{name}' has no 'path' (a single relative path to its CSV file)"))
     return out
 
 
+def _field_ok(f: Any) -> bool:
+    return isinstance(f, dict) and isinstance(f.get("name"), str) and isinstance(f.get("type"), str)
+
+
+def _fk_ok(fk: Any) -> bool:
+    ref = fk.get("reference") if isinstance(fk, dict) else None
+    return isinstance(fk, dict) and isinstance(fk.get("fields"), str) and isinstance(ref, dict) \
+        and isinstance(ref.get("resource"), str) and isinstance(ref.get("fields"), str)
+
+
 def usable_resources(descriptor: dict) -> list[dict]:
-    """The resources that passed :func:`descriptor_shape` (named, with a path and a schema)."""
-    return [r for r in descriptor.get("resources", []) if isinstance(r, dict) and isinstance(r.get("name"), str) and r.get("name")
-            and isinstance(r.get("path"), str) and isinstance(r.get("schema"), dict) and isinstance(r["schema"].get("fields"), list)
-            and all(isinstance(f, dict) and isinstance(f.get("name"), str) for f in r["schema"]["fields"])]
+    """The resources that passed :func:`descriptor_shape` (named, with a path and a schema of
+    typed fields); malformed keys are left out (the comparison with schemas/ reports them)."""
+    out = []
+    for r in descriptor.get("resources", []):
+        if not (isinstance(r, dict) and isinstance(r.get("name"), str) and r.get("name") and isinstance(r.get("path"), str)
+                and isinstance(r.get("schema"), dict) and isinstance(r["schema"].get("fields"), list)
+                and all(_field_ok(f) for f in r["schema"]["fields"])):
+            continue
+        schema = dict(r["schema"])
+        schema["foreignKeys"] = [fk for fk in schema.get("foreignKeys", []) or [] if _fk_ok(fk)] if isinstance(schema.get("foreignKeys", []), list) else []
+        if not schema["foreignKeys"]:
+            schema.pop("foreignKeys")
+        if not (isinstance(schema.get("primaryKey"), list) and all(isinstance(k, str) for k in schema["primaryKey"])):
+            schema.pop("primaryKey", None)
+        out.append({**r, "schema": schema})
+    return out
 
 
 def resource_path(res: dict, base: Path) -> tuple[Path | None, Problem | None]:
@@ -78,6 +100,17 @@ def resource_path(res: dict, base: Path) -> tuple[Path | None, Problem | None]:
     except ValueError:
         return refuse("the path leads outside the package folder (through a symbolic link)")
     return base / p, None
+
+
+def pandera_schema(res: dict, display: str):
+    """The pandera schema of a resource's Table Schema, or a problem when the descriptor's schema is unusable."""
+    from carte_evidence.package.schema import to_pandera
+
+    try:
+        return to_pandera(res["schema"]), None
+    except Exception as exc:  # frictionless/pandera reject a malformed schema in many ways
+        message = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+        return None, Problem(display, None, None, None, "descriptor", f"the schema of resource '{res['name']}' cannot be used ({message})", REGENERATE)
 
 
 def _generated() -> dict[str, dict]:

@@ -32,12 +32,15 @@ class ParsedTable:
 
 def _read_header(raw: bytes) -> list[str]:
     first = raw.split(b"\n", 1)[0].decode("utf-8", errors="replace").rstrip("\r")
-    return next(csv.reader([first]), [])
+    try:
+        return next(csv.reader([first]), [])
+    except csv.Error:  # a stray carriage return: the header is then reported as not matching
+        return first.split(",")
 
 
 # Table Schema types, exactly: an integer has no decimal point or exponent; a number is finite.
-INTEGER = r"^[+-]?\d+$"
-NUMBER = r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$"
+INTEGER = r"^[+-]?[0-9]+$"  # ASCII digits only (\d would accept full-width digits)
+NUMBER = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$"
 INT64_MAX = 2**63 - 1
 # Words a clinician writes for "not known"; the package's convention is an empty cell.
 UNKNOWN_WORDS = ("unknown", "unk", "na", "n/a", "n.a.", "nr", "n.r.", "not reported", "not available", "nd", "?", "-", "--", "none", "missing")
@@ -155,6 +158,9 @@ def read_table(name: str, path: Path, schema: dict[str, Any], display: str) -> P
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
         problems.append(Problem(display, None, None, None, "malformed-csv", f"the CSV cannot be parsed ({str(exc).splitlines()[0][:120]})", "check quotes and line breaks inside fields"))
         return empty
+    if list(table.column_names) != header:  # e.g. a stray carriage return splits the header row
+        problems.append(Problem(display, 1, None, None, "malformed-csv", "the header row cannot be read as one line (a stray line break?)", "check the first line of the file"))
+        return empty
     frame = table.to_pandas(types_mapper=lambda t: pd.StringDtype() if t == pa.string() else None)
     if _physical_lines(raw) == 1 + len(frame) + len(bad_rows):
         # One record per line: the kept rows are lines 2.. minus the skipped ones.
@@ -162,7 +168,10 @@ def read_table(name: str, path: Path, schema: dict[str, Any], display: str) -> P
         candidate = np.arange(2, len(frame) + len(skipped) + 2)
         lines = candidate[~np.isin(candidate, skipped)][: len(frame)]
     else:  # a quoted value spans lines: count lines with the csv module
-        kept, bad_rows = _record_lines(raw.decode("utf-8"), len(header))
+        try:
+            kept, bad_rows = _record_lines(raw.decode("utf-8"), len(header))
+        except csv.Error:  # e.g. a bare carriage return inside a field
+            kept = []
         lines = np.array(kept[: len(frame)], dtype=int)
         if len(lines) != len(frame):
             problems.append(Problem(display, None, None, None, "malformed-csv", "the rows cannot be told apart (an unbalanced quote?)", "check quotes and line breaks inside fields"))
@@ -259,7 +268,7 @@ def _type_columns(frame: pd.DataFrame, schema: dict[str, Any], lines: np.ndarray
             for i in np.flatnonzero(fullwidth):
                 problems.append(Problem(display, int(lines[i]), name, str(values.iloc[i]), "formula-prefix", "text starts with a full-width =, +, - or @ and would run as a spreadsheet formula", "rephrase, or put the text in words"))
             if is_date_field(f):
-                full = values.str.fullmatch(r"\d{4}-\d{2}-\d{2}").fillna(False)
+                full = values.str.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}").fillna(False)
                 real = pd.to_datetime(values.where(full), format="%Y-%m-%d", errors="coerce").notna()
                 for i in np.flatnonzero((full & ~real).to_numpy()):
                     problems.append(Problem(display, int(lines[i]), name, str(values.iloc[i]), "date", "the value is not a real calendar date", DATE_HINT))

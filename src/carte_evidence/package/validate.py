@@ -15,7 +15,6 @@ from carte_evidence.package.parse import ParsedTable, read_table
 from carte_evidence.package.paths import resolve_package
 from carte_evidence.package.problems import Problem
 from carte_evidence.package.rules import describe_rule, rule_schemas
-from carte_evidence.package.schema import to_pandera
 from carte_evidence.package.triage import triage
 
 
@@ -142,7 +141,11 @@ def validate(path: str | Path | None = None, today: dt.date | None = None) -> Va
         if table is None:
             continue
         fields = fields_of[res["name"]] = {f["name"]: f for f in res["schema"]["fields"]}
-        report.problems.extend(_pandera_problems(to_pandera(res["schema"]), table.frame, table, fields))
+        schema, unusable = integrity.pandera_schema(res, package.name)
+        if unusable is not None:
+            report.problems.append(unusable)
+            continue
+        report.problems.extend(_pandera_problems(schema, table.frame, table, fields))
         report.problems.extend(_pandera_problems(rules[res["name"]], table.frame, table, fields))
     report.problems.extend(integrity.quote_problems(parsed))
     report.problems = triage(report.problems, parsed, fields_of)
