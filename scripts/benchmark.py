@@ -142,7 +142,7 @@ def _generate(rows: int, real: Path, rng) -> dict[str, dict[str, "pa.Array"]]:
         "arm_scope": pc.if_else(pa.array(mixed), _str(["pooled"] * n_a), _nulls(n_a)), "n_treated": _str(treated),
         "dose": _str(["1x10^6 cells/kg"] * n_a), "age_median": _str((age_min + age_max) / 2), "age_min": _str(age_min), "age_max": _str(age_max),
         "n_female": _str(rng.integers(0, treated + 1)), "followup_months_median": _str(rng.integers(1, 36, n_a)),
-        "publication_id": _cat("syn-p", _str(arm_study), "-a"), "locator": _str(["Table 1"] * n_a), "quote": _pick(rng, ["Median age 34 (range 18-60).", "患者女性, 25岁"], n_a),
+        "publication_id": _cat("syn-p", _str(arm_study), "-a"), "locator": _str(["Table 1"] * n_a), "quote": _cat(_str(treated), _pick(rng, [" patients were treated; median age 34 (range 18-60).", " 例患者女性, 25岁"], n_a)),
     }
 
     def leaf(prefix: str, n: int) -> dict:
@@ -153,8 +153,14 @@ def _generate(rows: int, real: Path, rng) -> dict[str, dict[str, "pa.Array"]]:
             "publication_id": _cat("syn-p", _str(arm_study[arm]), "-", _pick(rng, ["a", "b"], n)), "locator": _pick(rng, ["Figure 2", "abstract"], n),
             "n_evaluable": _str(evaluable), "n_events": _str(rng.integers(0, evaluable + 1)),
             "value_source": _pick(rng, ["reported", "derived_by_curator"], n), "checked": _pick(rng, ["source_reread", None], n),
-            "quote": _pick(rng, ["All 5 in DORIS remission.", "CRS grade 1 in 3 of 8 (-: none grade 3)", "未发生CRS或ICANS。"], n),
         }
+
+    def quoted(leafs: dict) -> dict:
+        """A quote that states the row's numbers, as the quote rule requires (CJK text too)."""
+        counts = _cat(leafs["n_events"], " of ", leafs["n_evaluable"], " patients (事件).")
+        if "value" in leafs:
+            counts = pc.if_else(pc.is_null(leafs["value"]), counts, _cat("Median ", leafs["value"], " points."))
+        return {**leafs, "quote": counts}
 
     outcomes = leaf("outcome", rows)
     cont = np.arange(rows) % 5 == 4
@@ -165,7 +171,8 @@ def _generate(rows: int, real: Path, rng) -> dict[str, dict[str, "pa.Array"]]:
         "value": pc.if_else(pa.array(cont), _str(rng.integers(0, 300, rows) / 10), _nulls(rows)),
         "unit": pc.if_else(pa.array(cont), _str(["points"] * rows), _nulls(rows)), "statistic": pc.if_else(pa.array(cont), _str(["median"] * rows), _nulls(rows)),
     })
-    adverse = leaf("ae", rows)
+    outcomes = quoted(outcomes)
+    adverse = quoted(leaf("ae", rows))
     adverse.update({"event": _pick(rng, events, rows), "grading_system": _pick(rng, ["ASTCT", "CTCAE", None], rows), "grade": _pick(rng, ["any", ">=3", "1"], rows)})
     return {"trials": trials, "studies": studies, "publications": publications, "arms": arms, "outcomes": outcomes, "adverse_events": adverse}
 

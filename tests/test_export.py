@@ -84,6 +84,6 @@ def test_cli_export_xlsx_has_readme_sheet(mini, tmp_path):
     target = tmp_path / "c.xlsx"
     result = runner.invoke(app, ["export", str(mini), "--format", "xlsx", "--out", str(target)])
     assert result.exit_code == 0, result.output
-    readme = pd.read_excel(target, sheet_name="README")
+    readme = pd.read_excel(target, sheet_name="README", header=7)  # below the title/version/licence/citation/date block
     row = readme[(readme["table"] == "arms") & (readme["field"] == "n_treated")].iloc[0]
     assert row["type"] == "integer" and "primary publication" in row["description"]

@@ -98,24 +98,41 @@ def test_bump(version, part, expected):
     assert bump(version, part) == expected
 
 
-def test_release_on_a_temporary_copy(tmp_path):
+def release_repo(tmp_path):
+    """A repository to release: the schema files, root documents and the small package."""
+    from conftest import make_package
+
     repo = tmp_path / "repo"
-    for folder in ("schemas", "datapackage"):
-        shutil.copytree(ROOT / folder, repo / folder)
+    shutil.copytree(ROOT / "schemas", repo / "schemas")
+    for name in ("README.md", "LICENSE-DATA", "CITATION.cff"):
+        shutil.copy(ROOT / name, repo / name)
+    make_package(repo / "datapackage")
+    fmt(repo / "datapackage")
     subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
-    result = runner.invoke(app, ["release", "--bump", "minor", "--root", str(repo)])
+    empty = tmp_path / "empty"  # the base to compare with: the same package without rows
+    (empty / "data").mkdir(parents=True)
+    shutil.copy(repo / "datapackage" / "datapackage.json", empty / "datapackage.json")
+    return repo, empty
+
+
+def test_release_on_a_temporary_copy(tmp_path):
+    repo, empty = release_repo(tmp_path)
+    result = runner.invoke(app, ["release", "--bump", "minor", "--root", str(repo), "--since", str(empty)])
     assert result.exit_code == 0, result.output
-    from carte_evidence.maintain.release import current_version
+    from carte_evidence.maintain.release import current_version, versions
 
     version = current_version(repo)
     assert version == bump(current_version(ROOT), "minor")
-    assert f'"version": "{version}"' in (repo / "datapackage" / "datapackage.json").read_text()
+    assert set(versions(repo).values()) == {version}  # resources.yaml, datapackage.json, CITATION.cff
     changelog = (repo / "CHANGELOG.md").read_text()
     assert f"## [{version}]" in changelog and "### publications" in changelog
     with zipfile.ZipFile(repo / "dist" / f"carte-evidence-{version}.zip") as z:
         names = z.namelist()
-    assert f"carte-evidence-{version}/datapackage.json" in names
-    assert f"carte-evidence-{version}/derived/study_grades.csv" in names
+        assert f'"version": "{version}"' in z.read(f"carte-evidence-{version}/datapackage.json").decode()
+    top = f"carte-evidence-{version}/"
+    for name in ("datapackage.json", "data/arms.csv", "derived/study_grades.csv", "README.md", "LICENSE-DATA", "CITATION.cff", "CHANGELOG.md"):
+        assert top + name in names, name
+    assert any(n.startswith(top + "figures/") for n in names) and any(n.startswith(top + "tables/") for n in names)
 
 
 def test_release_refuses_an_invalid_tree(tmp_path):
@@ -142,9 +159,10 @@ def test_new_scaffolds_a_valid_study(mini):
     report = validate(mini)
     assert report.valid
     assert "cd19-car-t-in-sle-test-hospital.sle" in set(report.tables["arms"]["arm_id"])
-    # the same study again gets fresh ids
+    assert "wrote " + str(mini / "data" / "studies.csv") in result.output
+    # the same study again is refused, with the way to add a new report of it
     again = runner.invoke(app, args)
-    assert "cd19-car-t-in-sle-test-hospital-2" in again.output and "muller-2025-test-j-2" in again.output
+    assert again.exit_code == 2 and "add a row to publications.csv with study_id cd19-car-t-in-sle-test-hospital" in again.output
 
 
 def test_new_writes_nothing_when_invalid(mini):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import typer
 
 PathArg = typer.Argument(
@@ -10,6 +12,8 @@ PathArg = typer.Argument(
     show_default=False,
 )
 
+ForceOption = typer.Option(False, "--force", help="Replace the output even if it holds files carte did not write.")
+
 
 def fail_with_problems(problems, fmt: str = "text") -> None:
     """Print validation problems and exit 1 (used by every command that validates first)."""
@@ -17,6 +21,25 @@ def fail_with_problems(problems, fmt: str = "text") -> None:
 
     typer.echo(render_problems(problems, fmt), err=fmt == "text")
     raise typer.Exit(1)
+
+
+def usage_error(message: str) -> None:
+    """Print ``error: message`` and exit 2 (a problem with the command's options or paths)."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+@contextmanager
+def output_errors():
+    """Turn a refused or busy output, or an unreadable/unwritable path, into a message and exit 2."""
+    from carte_evidence.outputs.owned import OutputBusy, OutputRefused
+
+    try:
+        yield
+    except (OutputRefused, OutputBusy) as err:
+        usage_error(str(err))
+    except OSError as err:
+        usage_error(f"{err.strerror or err}: {err.filename}" if err.filename else str(err))
 
 
 def load_or_exit(path):

@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from .common import PathArg, fail_with_problems
+from .common import ForceOption, PathArg, fail_with_problems, output_errors
 
 
 class ExportFormat(str, Enum):
@@ -22,17 +22,19 @@ class ExportFormat(str, Enum):
 def export(
     path: Optional[Path] = PathArg,
     format: ExportFormat = typer.Option(ExportFormat.csv, "--format", "-f", help="csv (folder), xlsx, parquet (folder), sqlite or duckdb."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Target path (default: dist/carte-evidence.<format>)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Target path (default: dist/carte-evidence.<format>); an existing one is replaced only if carte wrote it."),
+    force: bool = ForceOption,
 ) -> None:
     """Export the tables and derived tables for analysis (spreadsheet formulas neutralised)."""
     from carte_evidence.outputs.export import export as run
     from carte_evidence.package.problems import ValidationError
 
-    try:
-        target = run(format.value, out, path)
-    except ValidationError as err:
-        fail_with_problems(err.problems)
-    except RuntimeError as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(2)
+    with output_errors():
+        try:
+            target = run(format.value, out, path, force=force)
+        except ValidationError as err:
+            fail_with_problems(err.problems)
+        except RuntimeError as err:
+            typer.echo(f"error: {err}", err=True)
+            raise typer.Exit(2)
     typer.echo(f"wrote {target}")

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from .common import PathArg, load_or_exit
+from .common import ForceOption, PathArg, load_or_exit, output_errors, usage_error
 from .output import Format, FormatOption, emit
 
 
@@ -18,13 +18,23 @@ def grade(
     rubric: Optional[Path] = typer.Option(None, "--rubric", help="Another rubric file (default: schemas/grading.yaml)."),
     certainty: bool = typer.Option(False, "--certainty", help="Show the GRADE certainty table instead of the study grades."),
     format: Format = FormatOption,
+    force: bool = ForceOption,
 ) -> None:
     """Grade every study with the rubric, and rate GRADE certainty per body of evidence."""
     from carte_evidence.analysis.grading import explain as explain_study, grade as run, load_rubric
-    from carte_evidence.package.load import atomic_directory, write_csv
+    from carte_evidence.outputs.owned import owned_directory
+    from carte_evidence.package.load import write_csv
+    from carte_evidence.package.paths import resolve_package
 
     tables = load_or_exit(path)
-    spec = load_rubric(rubric)
+    import yaml
+
+    try:
+        spec = load_rubric(rubric)
+    except (OSError, ValueError, yaml.YAMLError) as err:
+        usage_error(f"cannot read the rubric {rubric}: {getattr(err, 'strerror', None) or err}")
+    if not isinstance(spec, dict):
+        usage_error(f"the rubric {rubric} is not a YAML mapping like schemas/grading.yaml")
     if explain:
         try:
             typer.echo("\n".join(explain_study(tables, explain, spec)))
@@ -32,9 +42,14 @@ def grade(
             typer.echo(f"error: {err.args[0]}", err=True)
             raise typer.Exit(2)
         return
-    result = run(tables=tables, rubric=spec)
+    try:
+        result = run(tables=tables, rubric=spec)
+    except (KeyError, TypeError, AttributeError, ValueError) as err:
+        if rubric is None:
+            raise
+        usage_error(f"the rubric {rubric} does not have the shape of schemas/grading.yaml ({type(err).__name__}: {err})")
     if out is not None:
-        with atomic_directory(out) as tmp:
+        with output_errors(), owned_directory(out, "grade", force=force, protect=[resolve_package(path).parent]) as tmp:
             for name, frame in result.items():
                 write_csv(frame, tmp / f"{name}.csv")
         typer.echo(f"wrote {out}/study_grades.csv and {out}/evidence_certainty.csv")

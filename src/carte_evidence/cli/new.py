@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from .common import PathArg
+from .common import PathArg, usage_error
 
 
 def new(
@@ -35,17 +35,25 @@ def new(
 ) -> None:
     """Add a new study: its study, publication and arm rows with fresh ids, validated before writing."""
     from carte_evidence.outputs.problem_report import render_problems
-    from carte_evidence.maintain.scaffold import new_study
+    from carte_evidence.maintain.scaffold import StudyExists, new_study
+    from carte_evidence.maintain.target import ShippedPackageError
 
-    ids, problems = new_study(
-        path, name=name, design=design, disease_id=disease, product_id=product, first_author=first_author, year=year,
-        title=title, publication_type=publication_type, peer_reviewed=peer_reviewed, url=url, journal=journal, doi=doi,
-        pmid=pmid, n_treated=n_treated, country=country, registry_id=registry_id, indication=indication,
-        locator=locator, quote=quote, study_id=study_id,
-    )
+    try:
+        ids, problems = new_study(
+            path, name=name, design=design, disease_id=disease, product_id=product, first_author=first_author, year=year,
+            title=title, publication_type=publication_type, peer_reviewed=peer_reviewed, url=url, journal=journal, doi=doi,
+            pmid=pmid, n_treated=n_treated, country=country, registry_id=registry_id, indication=indication,
+            locator=locator, quote=quote, study_id=study_id,
+        )
+    except (ShippedPackageError, StudyExists) as err:
+        usage_error(str(err))
+    except OSError as err:
+        usage_error(f"{err.strerror or err}: {err.filename}")
     if problems:
         typer.echo(render_problems(problems), err=True)
         typer.echo("nothing was written: fix the values above and run `carte new` again", err=True)
         raise typer.Exit(1)
     typer.echo(f"added study {ids['study_id']}, publication {ids['publication_id']}, arm {ids['arm_id']}")
+    for file in ids["files"]:
+        typer.echo(f"wrote {file}")
     typer.echo("next: add outcome and adverse-event rows citing the publication (see CONTRIBUTING.md), then `carte validate`")

@@ -41,8 +41,11 @@ def emit(frame, format: Format, out: Optional[Path] = None, title: str | None = 
         Console().print(to_rich(compact(frame) if compact else frame, title=title))
         return
     if out is not None:
-        from carte_evidence.package.load import atomic_file
+        from carte_evidence.package.atomic import atomic_file
 
+        if out.is_dir():
+            typer.echo(f"error: {out} is a folder; --out takes a file name", err=True)
+            raise typer.Exit(2)
         with atomic_file(out) as handle:
             handle.write(text)
         typer.echo(f"wrote {out}")

@@ -10,7 +10,11 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from carte_evidence.package.paths import resolve_package
+from carte_evidence.maintain.target import source_package
+
+
+class StudyExists(ValueError):
+    """`carte new` was given the name or id of a study that is already in the package."""
 
 
 def slug(text: str) -> str:
@@ -38,8 +42,9 @@ def _append(file: Path, row: dict) -> None:
         header = next(csv.reader(handle))
     out = io.StringIO()
     csv.writer(out, lineterminator="\n").writerow([row.get(h, "") for h in header])
+    ends_with_newline = file.read_bytes().endswith(b"\n")
     with open(file, "a", encoding="utf-8", newline="") as handle:
-        handle.write(out.getvalue())
+        handle.write(("" if ends_with_newline else "\n") + out.getvalue())
 
 
 def new_study(path=None, *, name: str, design: str, disease_id: str, product_id: str, first_author: str, year: int,
@@ -49,14 +54,24 @@ def new_study(path=None, *, name: str, design: str, disease_id: str, product_id:
     """Add a study with its first publication and one arm; returns ``(ids, problems)``.
 
     The rows are added to a temporary copy of the package and validated there; the source files
-    are only changed (then put in canonical form) when the copy is valid.
+    are only changed (then put in canonical form) when the copy is valid. ``ids["files"]`` lists
+    the files written. Raises :class:`StudyExists` when a study of that name (or id) is already
+    there: a new report of it is a publication of that study, not a new study.
     """
     from carte_evidence.maintain.fmt import fmt
     from carte_evidence.package.validate import validate
 
-    package = resolve_package(path)
+    package = source_package(path, "new")
     data = package.parent / "data"
-    study_id = _fresh(study_id or slug(name), _existing(data / "studies.csv", "study_id"))
+    with open(data / "studies.csv", encoding="utf-8", newline="") as handle:
+        studies = list(csv.DictReader(handle))
+    wanted = study_id or slug(name)
+    for row in studies:
+        if (row.get("name") or "").strip().casefold() == name.strip().casefold() or row.get("study_id") == wanted:
+            raise StudyExists(f"the study '{row.get('name')}' is already there (study_id {row.get('study_id')}); "
+                              f"to add a new report of it, add a row to publications.csv with study_id {row.get('study_id')} "
+                              "(and its outcome rows citing that publication), not a new study")
+    study_id = _fresh(wanted, {row.get("study_id") for row in studies})
     publication_id = _fresh(slug(f"{first_author}-{year}-{journal or publication_type}"), _existing(data / "publications.csv", "publication_id"))
     arm_id = _fresh(f"{study_id}.{disease_id}", _existing(data / "arms.csv", "arm_id"))
     rows = {
@@ -81,5 +96,6 @@ def new_study(path=None, *, name: str, design: str, disease_id: str, product_id:
             shutil.copyfile(copy / "data" / f"{table}.csv", data / f".{table}.csv.new")
         for table in rows:
             (data / f".{table}.csv.new").replace(data / f"{table}.csv")
-    fmt(package)
+    formatted = fmt(package)
+    ids["files"] = list(dict.fromkeys([*(data / f"{table}.csv" for table in rows), *formatted]))
     return ids, []

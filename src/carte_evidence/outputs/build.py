@@ -5,9 +5,18 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from carte_evidence.package.load import atomic_directory, write_csv, write_json
+from carte_evidence.outputs.owned import owned_directory
+from carte_evidence.package.load import write_csv, write_json
 from carte_evidence.package.problems import ValidationError
 from carte_evidence.package.schema import derived_resource
+
+# What `build` writes into its folder; anything else there (exports, release zips) is kept.
+BUILD_ENTRIES = frozenset({"datapackage.json", "data", "derived", "tables", "figures", ".carte-output"})
+
+
+def _carte_artefact(name: str) -> bool:
+    """Entries carte's own exports and releases put in dist/ (a folder without marker may hold them)."""
+    return name.startswith("carte-evidence")
 
 
 def derived_tables(tables, results=None) -> dict:
@@ -19,7 +28,7 @@ def derived_tables(tables, results=None) -> dict:
     return {"arms_wide": arms_wide(tables), **grade(tables=tables, results=results)}
 
 
-def build(path: str | Path | None = None, out: str | Path = "dist", figures: bool = True) -> Path:
+def build(path: str | Path | None = None, out: str | Path = "dist", figures: bool = True, force: bool = False) -> Path:
     """Validate the package at ``path`` and write the release folder ``out``.
 
     The folder holds datapackage.json, the source CSVs (byte for byte) under ``data/``, the
@@ -28,7 +37,10 @@ def build(path: str | Path | None = None, out: str | Path = "dist", figures: boo
     with ``figures``, the forest plots, evidence map and trials timeline under ``figures/``, and the
     evidence site under ``site/`` (open ``site/index.html``). Raises
     :class:`~carte_evidence.package.problems.ValidationError` when the package is invalid; on any
-    failure nothing is written and a previous ``out`` is left untouched. Returns the folder.
+    failure nothing is written and a previous ``out`` is left untouched. ``out`` must be new, a
+    folder an earlier build wrote (its ``.carte-output`` marker) or hold only carte exports;
+    otherwise :class:`~carte_evidence.outputs.owned.OutputRefused` is raised unless ``force``.
+    What the build does not write (exports, release zips) is kept. Returns the folder.
     """
     from carte_evidence.package.validate import validate
 
@@ -38,10 +50,12 @@ def build(path: str | Path | None = None, out: str | Path = "dist", figures: boo
     descriptor = dict(report.descriptor)
     source = report.package.parent
     out = Path(out)
-    with atomic_directory(out) as tmp:
+    keep = lambda name: name not in BUILD_ENTRIES  # noqa: E731
+    with owned_directory(out, "build", force=force, keep=keep, accept=_carte_artefact, protect=[source]) as tmp:
         (tmp / "data").mkdir()
         (tmp / "derived").mkdir()
         for res in descriptor["resources"]:
+            (tmp / res["path"]).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source / res["path"], tmp / res["path"])
         # Every pooled analysis is computed once and shared by grades, tables, figures and site.
         from carte_evidence.analysis.results import plan_results

@@ -3,16 +3,25 @@ SQLite or DuckDB, with keys and analysis-ready views in the databases."""
 
 from __future__ import annotations
 
-import shutil
+import datetime as dt
+import re
 import sqlite3
-import tempfile
+import zipfile
 from pathlib import Path
 
 import pandas as pd
 
+from carte_evidence.outputs.owned import owned_directory, owned_file
+
 FORMATS = ("csv", "xlsx", "parquet", "sqlite", "duckdb")
 SQL_TYPES = {"integer": "INTEGER", "number": "DOUBLE", "boolean": "BOOLEAN", "string": "TEXT"}
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# A spreadsheet runs a cell as a formula when it starts with one of these (full-width forms
+# included: some spreadsheet programs normalise them), also after leading control characters.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+_LEADING_CONTROL = re.compile(r"^[\x00-\x1f\x7f]")
+# Characters an xlsx file cannot hold (openpyxl refuses them): written as visible escapes.
+_ILLEGAL_XLSX = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+GENERATOR = "carte-evidence"
 
 # Analysis-ready views of the databases, in SQL both SQLite and DuckDB understand.
 VIEWS = {
@@ -35,18 +44,47 @@ VIEWS = {
 
 
 def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
-    """Prefix a quote to text cells a spreadsheet would run as a formula (=, +, -, @)."""
+    """Prefix a quote to text cells a spreadsheet would run as a formula (=, +, -, @, their
+    full-width forms, or any of them after leading control characters such as NUL)."""
     out = frame.copy()
     for column in out.columns:
         if str(out[column].dtype).startswith("string") or out[column].dtype == object:
             text = out[column].astype("string")
-            risky = text.str.startswith(FORMULA_START).fillna(False)
+            risky = (text.str.lstrip("".join(map(chr, range(32))) + "\x7f").str.startswith(FORMULA_START)
+                     | text.str.contains(_LEADING_CONTROL)).fillna(False)
             out[column] = text.mask(risky, "'" + text)
     return out
 
 
-def export_tables(path=None) -> tuple[dict[str, pd.DataFrame], dict[str, dict]]:
-    """The validated source tables plus the derived ones, and the Table Schema of each."""
+def _xlsx_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """Control characters an xlsx cannot store, written as visible escapes (e.g. \\x00)."""
+    out = frame.copy()
+    for column in out.columns:
+        if str(out[column].dtype).startswith("string") or out[column].dtype == object:
+            text = out[column].astype("string")
+            out[column] = text.str.replace(_ILLEGAL_XLSX, lambda m: f"\\x{ord(m.group()):02x}", regex=True)
+    return out
+
+
+def package_metadata(descriptor: dict, today: dt.date | None = None) -> dict[str, str]:
+    """Title, version, licence, citation and date of an export (its README sheet / metadata table)."""
+    title = str(descriptor.get("title") or descriptor.get("name") or "carte-evidence")
+    version = str(descriptor.get("version", ""))
+    licences = ", ".join(str(lic.get("name", "")) for lic in descriptor.get("licenses", []) if isinstance(lic, dict))
+    date = (today or dt.date.today()).isoformat()
+    return {
+        "title": title,
+        "version": version,
+        "licence": licences,
+        "citation": f"carte-evidence contributors. {title}. Version {version} ({date}). Licence {licences}.",
+        "date": date,
+        "generator": GENERATOR,
+    }
+
+
+def export_tables(path=None, with_descriptor: bool = False):
+    """The validated source tables plus the derived ones, and the Table Schema of each
+    (and the package descriptor with ``with_descriptor``)."""
     from carte_evidence.outputs.build import derived_tables
     from carte_evidence.package.schema import derived_resource
     from carte_evidence.package.validate import validate
@@ -61,6 +99,8 @@ def export_tables(path=None) -> tuple[dict[str, pd.DataFrame], dict[str, dict]]:
     for name, frame in derived_tables(report.tables).items():
         tables[name] = frame
         schemas[name] = derived_resource(name)["schema"]
+    if with_descriptor:
+        return tables, schemas, report.descriptor, report.package.parent
     return tables, schemas
 
 
@@ -98,7 +138,7 @@ def _order(schemas: dict[str, dict]) -> list[str]:
     return done
 
 
-def _write_database(tables, schemas, target: Path, kind: str) -> None:
+def _write_database(tables, schemas, target: Path, kind: str, metadata: dict[str, str] | None = None) -> None:
     if kind == "sqlite":
         con = sqlite3.connect(target)
     else:
@@ -119,44 +159,74 @@ def _write_database(tables, schemas, target: Path, kind: str) -> None:
         created.add(name)
     for view, sql in VIEWS.items():
         con.execute(f'CREATE VIEW "{view}" AS {sql}')
+    con.execute('CREATE TABLE "metadata" ("key" TEXT PRIMARY KEY, "value" TEXT)')
+    con.executemany('INSERT INTO "metadata" VALUES (?, ?)', list((metadata or {}).items()))
     if kind == "sqlite":
         con.commit()
     con.close()
 
 
-def export(fmt: str, out: str | Path | None = None, path=None) -> Path:
+def _is_carte_file(path: Path) -> bool:
+    """Whether a file is an export carte wrote (its generator stamp), so it may be replaced."""
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as z:
+                return GENERATOR in z.read("docProps/core.xml").decode("utf-8", "replace")
+        with open(path, "rb") as handle:
+            head = handle.read(16)
+        if head.startswith(b"SQLite format 3"):
+            con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+            try:
+                return con.execute("SELECT value FROM metadata WHERE key = 'generator'").fetchone() == (GENERATOR,)
+            finally:
+                con.close()
+        if head[8:12] == b"DUCK":
+            import duckdb
+
+            with duckdb.connect(str(path), read_only=True) as con:
+                return con.execute("SELECT value FROM metadata WHERE key = 'generator'").fetchone() == (GENERATOR,)
+    except Exception:  # any unreadable file is simply not ours
+        return False
+    return False
+
+
+def export(fmt: str, out: str | Path | None = None, path=None, force: bool = False) -> Path:
     """Export the package (validated) and its derived tables; returns the path written.
 
-    csv and parquet write a folder of files; xlsx one workbook (a sheet per table and a README
-    sheet of field descriptions); sqlite and duckdb one database with primary and foreign keys
-    and the views in :data:`VIEWS`. Text that a spreadsheet would run as a formula is
-    neutralised in csv and xlsx. The target is replaced atomically.
+    csv and parquet write a folder of files; xlsx one workbook (a README sheet with the title,
+    version, licence, citation and date, then the field descriptions, and a sheet per table);
+    sqlite and duckdb one database with primary and foreign keys, the views in :data:`VIEWS` and
+    a ``metadata`` table. Text that a spreadsheet would run as a formula is neutralised in csv and
+    xlsx. The target is replaced atomically, and only when carte wrote it (a folder with the
+    ``.carte-output`` marker, a file with carte's stamp) unless ``force``
+    (:class:`~carte_evidence.outputs.owned.OutputRefused`).
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
-    tables, schemas = export_tables(path)
+    tables, schemas, descriptor, source = export_tables(path, with_descriptor=True)
+    metadata = package_metadata(descriptor)
     suffix = {"csv": "-csv", "parquet": "-parquet", "xlsx": ".xlsx", "sqlite": ".sqlite", "duckdb": ".duckdb"}[fmt]
     target = Path(out) if out else Path("dist") / f"carte-evidence{suffix}"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
-        work = Path(tmp) / target.name
-        if fmt in ("csv", "parquet"):
-            work.mkdir()
+    if fmt in ("csv", "parquet"):
+        with owned_directory(target, f"export {fmt}", force=force, protect=[source]) as work:
             for name, frame in tables.items():
                 if fmt == "csv":
                     neutralise_formulas(frame).to_csv(work / f"{name}.csv", index=False, lineterminator="\n")
                 else:
                     frame.to_parquet(work / f"{name}.parquet", index=False)
-        elif fmt == "xlsx":
+        return target
+    with owned_file(target, "export", force=force, is_ours=_is_carte_file, protect=[source]) as work:
+        if fmt == "xlsx":
+            meta = pd.DataFrame({"table": list(metadata), "field": list(metadata.values())})
             with pd.ExcelWriter(work, engine="openpyxl") as writer:
-                _readme(schemas).to_excel(writer, sheet_name="README", index=False)
+                writer.book.properties.creator = GENERATOR
+                writer.book.properties.title = metadata["title"]
+                writer.book.properties.version = metadata["version"]
+                readme = pd.concat([meta, pd.DataFrame([{}]), pd.DataFrame([{"table": "table", "field": "field", "type": "type", "description": "description"}]), _readme(schemas)])
+                _xlsx_safe(readme).to_excel(writer, sheet_name="README", index=False, header=False)
                 for name, frame in tables.items():
-                    neutralise_formulas(frame).to_excel(writer, sheet_name=name[:31], index=False)
+                    _xlsx_safe(neutralise_formulas(frame)).to_excel(writer, sheet_name=name[:31], index=False)
         else:
-            _write_database(tables, schemas, work, fmt)
-        if target.is_dir():
-            shutil.rmtree(target)
-        elif target.exists():
-            target.unlink()
-        shutil.move(str(work), target)
+            work.unlink()  # DuckDB will not open an empty file as a database
+            _write_database(tables, schemas, work, fmt, metadata)
     return target

@@ -1,17 +1,13 @@
-"""Load the data package as validated, typed pandas DataFrames, and write packages atomically."""
+"""Load the data package as validated, typed pandas DataFrames, and write tables in canonical form."""
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import pandas as pd
 
+from carte_evidence.package.atomic import atomic_directory, atomic_file  # noqa: F401  (kept importable from here)
 from carte_evidence.package.problems import ValidationError
 
 
@@ -44,41 +40,3 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
 def write_json(data, path: Path) -> None:
     """Write JSON in the canonical form (2-space indent, UTF-8, final newline)."""
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-
-
-@contextmanager
-def atomic_directory(target: Path) -> Iterator[Path]:
-    """Yield a temporary folder that replaces ``target`` only if the block succeeds.
-
-    On any error the temporary folder is removed and ``target`` is left as it was.
-    """
-    target = Path(target).resolve()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
-        yield tmp
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    old = None
-    if target.exists():
-        old = target.with_name(f".{target.name}.old-{os.getpid()}")
-        os.replace(target, old)
-    os.replace(tmp, target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
-@contextmanager
-def atomic_file(target: str | Path, mode: str = "w") -> Iterator:
-    """Open a temporary file beside ``target`` that replaces it only if the block succeeds."""
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    try:
-        with os.fdopen(fd, mode, encoding=None if "b" in mode else "utf-8", newline=None if "b" in mode else "") as handle:
-            yield handle
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -11,11 +11,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from carte_evidence.package import integrity
 from carte_evidence.package.parse import ParsedTable, read_table
 from carte_evidence.package.paths import resolve_package
 from carte_evidence.package.problems import Problem
 from carte_evidence.package.rules import describe_rule, rule_checks
-from carte_evidence.package.schema import pandera, validation_schema
+from carte_evidence.package.schema import pandera
+from carte_evidence.package.triage import triage
 
 
 @dataclass
@@ -38,10 +40,14 @@ class ValidationReport:
 
 def read_descriptor(package: Path) -> dict:
     """Read datapackage.json; raises ValueError with a readable message."""
+    from carte_evidence.package.atomic import UnsafeRead, read_bounded
+
     try:
-        return json.loads(package.read_text(encoding="utf-8-sig"))
+        return json.loads(read_bounded(package).decode("utf-8-sig"))
     except (FileNotFoundError, NotADirectoryError):
         raise ValueError("no datapackage.json here", None) from None
+    except (UnsafeRead, UnicodeDecodeError, OSError) as exc:
+        raise ValueError(f"datapackage.json cannot be read ({exc})".replace(str(package), "it"), None) from None
     except json.JSONDecodeError as exc:
         raise ValueError(f"not valid JSON ({exc.msg}, column {exc.colno})", exc.lineno) from None
 
@@ -127,24 +133,38 @@ def validate(path: str | Path | None = None, today: dt.date | None = None) -> Va
         return report
     report.descriptor = descriptor
     base = package.parent
+    shape = integrity.descriptor_shape(descriptor, str(package))
+    report.problems.extend(shape)
+    if not isinstance(descriptor, dict) or not isinstance(descriptor.get("resources"), list):
+        return report
+    resources = integrity.usable_resources(descriptor)
+    descriptor = {**descriptor, "resources": resources}
+    report.problems.extend(integrity.against_generated(descriptor, package.name))
     parsed: dict[str, ParsedTable] = {}
-    for res in descriptor.get("resources", []):
-        if "schema" not in res or not str(res.get("path", "")).endswith(".csv"):
+    for res in resources:
+        file, unsafe = integrity.resource_path(res, base)
+        if unsafe is not None:
+            report.problems.append(unsafe)
             continue
         display = str(Path(res["path"]))
-        parsed[res["name"]] = table = read_table(res["name"], base / res["path"], res["schema"], display)
+        parsed[res["name"]] = table = read_table(res["name"], file, res["schema"], display)
         report.problems.extend(table.problems)
     tables = {name: t.frame for name, t in parsed.items()}
     unreadable = frozenset(name for name, t in parsed.items() if not t.readable)
     rules = rule_checks(tables, descriptor, today, unreadable)
-    for res in descriptor.get("resources", []):
+    fields_of = {}
+    for res in resources:
         table = parsed.get(res["name"])
         if table is None:
             continue
-        fields = {f["name"]: f for f in res["schema"]["fields"]}
+        fields = fields_of[res["name"]] = {f["name"]: f for f in res["schema"]["fields"]}
         # One pandera pass per table: the Table Schema's constraints and our rules together.
-        schema = validation_schema(res["schema"], rules.get(res["name"], {}))
+        schema, unusable = integrity.pandera_schema(res, package.name, rules.get(res["name"], {}))
+        if unusable is not None:
+            report.problems.append(unusable)
+            continue
         report.problems.extend(_pandera_problems(schema, table.frame, table, fields))
-    report.problems = sorted(set(report.problems), key=lambda p: (p.file, p.line or 0, p.column or "", p.rule, p.value or ""))
+    report.problems.extend(integrity.quote_problems(parsed))
+    report.problems = triage(report.problems, parsed, fields_of)
     report.tables = tables
     return report

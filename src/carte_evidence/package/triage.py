@@ -1,0 +1,122 @@
+"""Put the problems of a validation in the order a person fixes them: structural problems of a
+file first; no cascade of consequential errors from a broken file (one line says what was
+skipped); one problem per cell with the most useful hint; never an exception's text as a value."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+
+from carte_evidence.package.problems import Problem
+
+# Problems that make a file's rows unreliable: the checks of other tables against it are skipped.
+STRUCTURAL = frozenset({
+    "file-missing", "unsafe-file", "file-unreadable", "resource-path", "encoding", "empty-file",
+    "delimiter", "missing-column", "duplicate-column", "malformed-csv", "malformed-row",
+    "field-too-long", "descriptor", "descriptor-stale",
+})
+# Rules that read another table (besides the foreign keys, whose table is in the message).
+READS = {
+    "publication-of-study": ("publications", "arms"),
+    "evaluable-le-treated": ("arms",),
+    "primary-publication-of-study": ("publications",),
+    "binary-needs-counts": ("measures",),
+    "continuous-needs-value": ("measures",),
+    "registry-format": ("registries",),
+    "quote": ("studies", "arms"),
+}
+# Type problems that make a "required value is missing" of the same cell redundant.
+_TYPE_RULES = ("type-integer", "type-number", "type-boolean")
+_IN_RANGE = re.compile(r"^in_range\(([^,]+), ([^)]+)\)$")
+_EXCEPTION_TEXT = re.compile(r"^[A-Z]\w*(Error|Exception)\(")
+DATE_HINT = "write dates as YYYY-MM-DD, e.g. 2024-03-12 (YYYY-MM or YYYY when the source gives no day)"
+
+
+def _refs(problem: Problem) -> tuple[str, ...]:
+    if problem.rule in ("foreign-key", "list-foreign-key"):
+        m = re.search(r"\b(?:no|not a) (\w+)\.\w+", problem.message)
+        return (m.group(1),) if m else ()
+    return READS.get(problem.rule, ())
+
+
+def _allowed_values(field_def: dict, parsed: dict, problem: Problem) -> list[str]:
+    enum = field_def.get("constraints", {}).get("enum")
+    if enum:
+        return [str(v) for v in enum]
+    m = re.search(r"\b(?:no|not a) (\w+)\.(\w+)", problem.message)
+    if m and m.group(1) in parsed and m.group(2) in parsed[m.group(1)].frame:
+        return [str(v) for v in parsed[m.group(1)].frame[m.group(2)].dropna().unique()]
+    return []
+
+
+def triage(problems: list[Problem], parsed: dict, fields: dict[str, dict[str, dict]]) -> list[Problem]:
+    """The problems of one validation, cleaned and ordered.
+
+    ``parsed``: the ParsedTable of each resource; ``fields``: resource -> field name -> Table
+    Schema field (for the hints).
+    """
+    by_file = {t.file: name for name, t in parsed.items()}
+    broken = {by_file.get(p.file, p.file) for p in problems if p.rule in STRUCTURAL}
+    broken_files = {parsed[n].file: n for n in broken if n in parsed}
+
+    kept: list[Problem] = []
+    skipped: dict[str, int] = {}
+    for p in problems:
+        m = _IN_RANGE.match(p.rule)
+        if m:
+            p = Problem(p.file, p.line, p.column, p.value, "range", f"the value is outside the allowed range {m.group(1)} to {m.group(2)}", f"use a value from {m.group(1)} to {m.group(2)}")
+        if p.value is not None and _EXCEPTION_TEXT.match(p.value):
+            p = Problem(p.file, None, p.column, None, p.rule, f"the check '{p.rule}' could not run on this column", "fix the other problems of this file first")
+        source = by_file.get(p.file)
+        blocked = [r for r in _refs(p) if r in broken and r != source]
+        if blocked and p.rule not in STRUCTURAL:
+            for r in blocked:
+                skipped[r] = skipped.get(r, 0) + 1
+            continue
+        kept.append(p)
+
+    kept = _one_per_cell(kept, parsed, fields)
+    for name, count in skipped.items():
+        kept.append(Problem(parsed[name].file if name in parsed else name, None, None, None, "checks-skipped",
+                            f"{count} check(s) of other tables against this file were skipped until its structural problems are fixed",
+                            "fix the problems listed for this file, then run `carte validate` again"))
+    unique = sorted(set(kept), key=lambda p: (p.file, p.line or 0, p.column or "", p.rule, p.value or ""))
+    # Files with structural problems first, and in each file its structural problems first.
+    return sorted(unique, key=lambda p: (p.file not in broken_files and p.file not in broken, p.file, p.rule not in STRUCTURAL))
+
+
+def _one_per_cell(problems: list[Problem], parsed: dict, fields: dict[str, dict[str, dict]]) -> list[Problem]:
+    by_file = {t.file: name for name, t in parsed.items()}
+    cells: dict[tuple, list[Problem]] = {}
+    for p in problems:
+        cells.setdefault((p.file, p.line, p.column), []).append(p)
+    out = []
+    for (file, line, column), group in cells.items():
+        if line is None or column is None or len(group) == 1 and group[0].rule not in ("pattern", "enum", "foreign-key"):
+            out.extend(group)
+            continue
+        rules = {p.rule for p in group}
+        if rules & set(_TYPE_RULES):
+            group = [p for p in group if p.rule != "required"]
+        field_def = fields.get(by_file.get(file, ""), {}).get(column, {})
+        value_rules = [p for p in group if p.rule in ("pattern", "enum", "foreign-key")]
+        if value_rules and value_rules[0].value:
+            value = value_rules[0].value
+            allowed = [a for p in value_rules for a in _allowed_values(field_def, parsed, p)]
+            match = [a for a in allowed if a.casefold() == value.strip().casefold() and a != value]
+            if match:
+                group = [p for p in group if p.rule not in ("pattern", "enum", "foreign-key")]
+                group.append(Problem(file, line, column, value, "case", "the value differs from an allowed value only in upper/lower case",
+                                     f"did you mean {match[0]}?"))
+            elif "pattern" in rules and _is_date(field_def):
+                group = [Problem(p.file, p.line, p.column, p.value, "date", "the value is not a date in the form YYYY-MM-DD", DATE_HINT)
+                         if p.rule == "pattern" else p for p in group]
+        out.extend(group)
+    return out
+
+
+def _is_date(field_def: dict) -> bool:
+    from carte_evidence.package.parse import is_date_field
+
+    return is_date_field(field_def)
