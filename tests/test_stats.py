@@ -35,7 +35,10 @@ def test_agrees_with_metafor_or_is_flagged_degenerate(row):
         assert pooled["method"] != "GLMM" and pooled["note"]
         return
     for column in COMPARED:
-        assert getattr(fit, column) == pytest.approx(row[column], abs=1e-3), column
+        # tau^2 to 3 decimals or 3 significant digits: on a flat likelihood lme4 stops where its
+        # tolerance says (e.g. 5.980 vs our 5.978, whose log-likelihood is higher by 1e-8).
+        rel = 1e-3 if column == "tau2" else 0
+        assert getattr(fit, column) == pytest.approx(row[column], abs=1e-3, rel=rel), column
     assert fit.i2 / 100 == pytest.approx(row["i2"] / 100, abs=1e-3)
 
 
