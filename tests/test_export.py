@@ -87,3 +87,12 @@ def test_cli_export_xlsx_has_readme_sheet(mini, tmp_path):
     readme = pd.read_excel(target, sheet_name="README", header=7)  # below the title/version/licence/citation/date block
     row = readme[(readme["table"] == "arms") & (readme["field"] == "n_treated")].iloc[0]
     assert row["type"] == "integer" and "primary publication" in row["description"]
+
+
+def test_xlsx_opens_on_the_headline_table(mini, tmp_path):
+    target = tmp_path / "h.xlsx"
+    assert runner.invoke(app, ["export", str(mini), "--format", "xlsx", "--out", str(target)]).exit_code == 0
+    sheets = pd.ExcelFile(target).sheet_names
+    assert sheets[:2] == ["headline", "README"]
+    headline = pd.read_excel(target, sheet_name="headline")
+    assert headline["disease"].iloc[0] == "All autoimmune diseases" and "CRS, any grade" in headline.columns

@@ -90,3 +90,20 @@ def test_terminal_table_fits_80_columns_and_shows_names():
     assert "Lupus" in result.output and "lupus-nephritis" not in result.output  # names, not ids
     wide = runner.invoke(app, ["summary", "-e", "crs", "--grade", "any", "--disease", "sle", "--wide"], env={"COLUMNS": "200"}, terminal_width=200)
     assert wide.output.count("┳") > result.output.count("┳")  # --wide shows every column
+
+
+def test_validate_warns_when_recorded_any_grade_disagrees_with_per_grade_rows(tmp_path):
+    from conftest import make_package
+
+    pkg = make_package(tmp_path / "pkg")
+    clean = runner.invoke(app, ["validate", str(pkg)])
+    assert clean.exit_code == 0 and "warning" not in clean.output
+    # the same report gives grade 1 in 5 and grade 2 in 1 (6 in all) but 'any grade' in 7
+    ae = pkg / "data" / "adverse_events.csv"
+    with ae.open("a", encoding="utf-8") as handle:
+        handle.write("study-one.sle.ae8,study-one.sle,one-2024-b,abstract,crs,ASTCT,1,5,10,reported,,Grade 1 CRS in 5 of 10.,\n")
+        handle.write("study-one.sle.ae9,study-one.sle,one-2024-b,abstract,crs,ASTCT,2,1,10,reported,,Grade 2 CRS in 1 of 10.,\n")
+    warned = runner.invoke(app, ["validate", str(pkg)])
+    assert warned.exit_code == 0, warned.output  # a warning, not a problem
+    assert "warning: adverse_events study-one.sle.ae1: crs grade any is recorded as 7/10" in warned.output
+    assert "add up to 6/10" in warned.output

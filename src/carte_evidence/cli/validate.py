@@ -35,4 +35,20 @@ def validate(
     except ValueError:
         pass
     typer.echo(render_problems(report.problems, format.value, base=base))
+    if report.valid and format is Format.text:
+        _warn_harmonisation(report.tables)
     raise typer.Exit(0 if report.valid else 1)
+
+
+def _warn_harmonisation(tables) -> None:
+    """Warnings, not problems: a recorded any-grade or >= 3 count that differs from the sum of the
+    same report's per-grade rows (CURATION.md 6a). The recorded value is the one used."""
+    from carte_evidence.analysis.harmonise import conflicts
+
+    for row in conflicts(tables["adverse_events"]).to_dict("records"):
+        typer.echo(
+            f"warning: adverse_events {row['ae_id']}: {row['event']} grade {row['grade']} is recorded as "
+            f"{row['n_events']}/{row['n_evaluable']}, but the report's per-grade rows ({row['derived_from']}) add up to "
+            f"{row['n_events_derived']}/{row['n_evaluable_derived']}; the recorded value is used - check both against the source",
+            err=True,
+        )

@@ -193,8 +193,9 @@ def _is_carte_file(path: Path) -> bool:
 def export(fmt: str, out: str | Path | None = None, path=None, force: bool = False) -> Path:
     """Export the package (validated) and its derived tables; returns the path written.
 
-    csv and parquet write a folder of files; xlsx one workbook (a README sheet with the title,
-    version, licence, citation and date, then the field descriptions, and a sheet per table);
+    csv and parquet write a folder of files; xlsx one workbook (first the headline table, then a
+    README sheet with the title, version, licence, citation and date and the field descriptions,
+    then a sheet per table);
     sqlite and duckdb one database with primary and foreign keys, the views in :data:`VIEWS` and
     a ``metadata`` table. Text that a spreadsheet would run as a formula is neutralised in csv and
     xlsx. The target is replaced atomically, and only when carte wrote it (a folder with the
@@ -223,6 +224,10 @@ def export(fmt: str, out: str | Path | None = None, path=None, force: bool = Fal
                 writer.book.properties.title = metadata["title"]
                 writer.book.properties.version = metadata["version"]
                 readme = pd.concat([meta, pd.DataFrame([{}]), pd.DataFrame([{"table": "table", "field": "field", "type": "type", "description": "description"}]), _readme(schemas)])
+                from carte_evidence.analysis.headline import headline_wide
+
+                # The table a reader of a review looks for first (analysis/headline.py).
+                _xlsx_safe(neutralise_formulas(headline_wide(tables))).to_excel(writer, sheet_name="headline", index=False)
                 _xlsx_safe(readme).to_excel(writer, sheet_name="README", index=False, header=False)
                 for name, frame in tables.items():
                     _xlsx_safe(neutralise_formulas(frame)).to_excel(writer, sheet_name=name[:31], index=False)
