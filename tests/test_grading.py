@@ -105,7 +105,17 @@ def test_evidence_certainty_reasons(tables):
     assert row["publication_bias"].startswith("serious: all studies under 20 patients")
     crs = cert.loc["crs_any|target|BCMA"]
     assert crs["question"] == "incidence" and crs["starting_level"] == "high"
-    assert crs["risk_of_bias"].startswith("serious: 100% of patients from studies graded C/D")
+    assert crs["risk_of_bias"].startswith("serious: 100% of patients from studies not enrolled prospectively")
+
+
+def test_incidence_risk_of_bias_follows_prospective_ascertainment(tables):
+    """For 'how often', bias is in finding the events: a prospective protocol counts them all."""
+    before = evidence_certainty(tables, RUBRIC).set_index("analysis_id").loc["crs_any|target|BCMA"]
+    t = _with(tables, {("studies", "study-two", "prospective"): True})
+    after = evidence_certainty(t, RUBRIC).set_index("analysis_id").loc["crs_any|target|BCMA"]
+    assert after["risk_of_bias"].startswith("not serious")
+    levels = RUBRIC["evidence"]["levels"]
+    assert levels.index(after["certainty"]) >= levels.index(before["certainty"])
 
 
 def test_incidence_and_effect_start_at_different_levels(tables):

@@ -168,7 +168,8 @@ def _imprecision(pooled: dict, thresholds: list[float], n: int, rules: dict) -> 
     return level, why
 
 
-def rate(result: dict, sub: pd.DataFrame, tables: dict[str, pd.DataFrame], rubric: dict[str, Any], grades: pd.Series) -> dict:
+def rate(result: dict, sub: pd.DataFrame, tables: dict[str, pd.DataFrame], rubric: dict[str, Any], grades: pd.Series,
+         facts: pd.DataFrame | None = None) -> dict:
     """GRADE ratings of one analysis (a row of ``plan_results``) with their reasons, per domain."""
     rules = rubric["evidence"]
     levels = rules["levels"]
@@ -180,11 +181,21 @@ def rate(result: dict, sub: pd.DataFrame, tables: dict[str, pd.DataFrame], rubri
     start = question.get("randomized_start", question["start"]) if randomized else question["start"]
     n = int(sub["n_evaluable"].sum())
     ratings = {}
-    g = sub["study_id"].map(grades)
-    share_low = sub.loc[g.isin(rules["risk_of_bias"]["low_grades"]).to_numpy(), "n_evaluable"].sum() / n
-    share_d = sub.loc[(g == rules["risk_of_bias"]["very_serious_grade"]).to_numpy(), "n_evaluable"].sum() / n
-    rob = -2 if share_d >= rules["risk_of_bias"]["serious_share"] else -1 if share_low >= rules["risk_of_bias"]["serious_share"] else 0
-    ratings["risk_of_bias"] = (rob, f"{share_low:.0%} of patients from studies graded {'/'.join(rules['risk_of_bias']['low_grades'])} ({share_d:.0%} from grade {rules['risk_of_bias']['very_serious_grade']})")
+    if result["question"] == "incidence":
+        rule = rules["risk_of_bias"]["incidence"]
+        studies = tables["studies"].set_index("study_id")
+        prospective = sub["study_id"].map(studies[rule["prospective_field"]]).fillna(False).astype(bool)
+        poor = sub["study_id"].map(designs).isin(rule["poor_designs"])
+        share_retro = sub.loc[(~prospective).to_numpy(), "n_evaluable"].sum() / n
+        share_poor = sub.loc[poor.to_numpy(), "n_evaluable"].sum() / n
+        rob = -2 if share_poor >= rule["serious_share"] else -1 if share_retro >= rule["serious_share"] else 0
+        ratings["risk_of_bias"] = (rob, f"{share_retro:.0%} of patients from studies not enrolled prospectively ({share_poor:.0%} from single case reports)")
+    else:
+        g = sub["study_id"].map(grades)
+        share_low = sub.loc[g.isin(rules["risk_of_bias"]["low_grades"]).to_numpy(), "n_evaluable"].sum() / n
+        share_d = sub.loc[(g == rules["risk_of_bias"]["very_serious_grade"]).to_numpy(), "n_evaluable"].sum() / n
+        rob = -2 if share_d >= rules["risk_of_bias"]["serious_share"] else -1 if share_low >= rules["risk_of_bias"]["serious_share"] else 0
+        ratings["risk_of_bias"] = (rob, f"{share_low:.0%} of patients from studies graded {'/'.join(rules['risk_of_bias']['low_grades'])} ({share_d:.0%} from grade {rules['risk_of_bias']['very_serious_grade']})")
     imp = rules["imprecision"]
     key = result["analysis_id"] if result["question"] == "incidence" else "default_effect"
     ratings["imprecision"] = _imprecision(result, imp["thresholds"].get(key, imp["thresholds"]["default_effect"]), n, imp)
@@ -260,6 +271,7 @@ def evidence_certainty(tables: dict[str, pd.DataFrame], rubric: dict[str, Any] |
     rubric = rubric or load_rubric()
     grades = (grades if grades is not None else study_grades(tables, rubric)).set_index("study_id")["study_grade"]
     results = results if results is not None else plan_results(tables)
+    facts = study_facts(tables)
     rows = {"incidence": analysis_rows(tables, "ae"), "effect_latest": analysis_rows(tables, "outcome"), "effect_main": None}
     out = []
     for result in results[results["k"] > 0].to_dict("records"):
@@ -274,7 +286,7 @@ def evidence_certainty(tables: dict[str, pd.DataFrame], rubric: dict[str, Any] |
         sub = sub[sub["n_evaluable"] > 0]
         if sub.empty:
             continue
-        rated = rate(result, sub, tables, rubric, grades)
+        rated = rate(result, sub, tables, rubric, grades, facts)
         out.append({
             "analysis_id": f"{result['analysis_id']}|{result['grouping']}|{result['group']}",
             "disease_id": result.get("disease_id"), "target": result["group"] if result["grouping"] == "target" else pd.NA,
