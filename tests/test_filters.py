@@ -107,3 +107,13 @@ def test_validate_warns_when_recorded_any_grade_disagrees_with_per_grade_rows(tm
     assert warned.exit_code == 0, warned.output  # a warning, not a problem
     assert "warning: adverse_events study-one.sle.ae1: crs grade any is recorded as 7/10" in warned.output
     assert "add up to 6/10" in warned.output
+
+
+def test_out_file_is_kept_unless_force(tmp_path):
+    target = tmp_path / "notes.csv"
+    target.write_text("my own notes\n", encoding="utf-8")
+    refused = runner.invoke(app, ["summary", "--format", "csv", "--out", str(target)])
+    assert refused.exit_code == 2 and "--force" in refused.output
+    assert target.read_text(encoding="utf-8") == "my own notes\n"
+    forced = runner.invoke(app, ["summary", "--format", "csv", "--out", str(target), "--force"])
+    assert forced.exit_code == 0 and target.read_text(encoding="utf-8").startswith("disease,")

@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from .common import PathArg, load_or_exit
-from .output import FormatOption, OutOption, Format, emit
+from .output import ForceOption, FormatOption, OutOption, Format, emit
 
 
 def coverage(
@@ -16,6 +16,7 @@ def coverage(
     all_rows: bool = typer.Option(False, "--all", help="List every included study, not only the missing ones."),
     format: Format = FormatOption,
     out: Optional[Path] = OutOption,
+    force: bool = ForceOption,
 ) -> None:
     """Per systematic review: the studies it includes that are missing here."""
     from carte_evidence.analysis.coverage import coverage as run, review_summary
@@ -29,4 +30,4 @@ def coverage(
         emit(summary, format, title="reviews: included studies listed / present here / missing")
         if summary["listed"].eq(0).any():
             typer.echo("Reviews with listed = 0 have no included-study list recorded (review_includes): coverage cannot be computed for them.")
-    emit(rows.reset_index(drop=True), format, out, title="included studies missing here" if not all_rows else "included studies")
+    emit(rows.reset_index(drop=True), format, out, title="included studies missing here" if not all_rows else "included studies", force=force, command="coverage")

@@ -17,7 +17,8 @@ class Format(str, Enum):
 
 
 FormatOption = typer.Option(Format.table, "--format", "-f", help="table (terminal), csv, json or markdown.")
-OutOption = typer.Option(None, "--out", "-o", help="Write to this file instead of the terminal.")
+OutOption = typer.Option(None, "--out", "-o", help="Write to this file instead of the terminal (an existing file is kept unless --force).")
+ForceOption = typer.Option(False, "--force", help="Replace the --out file if it exists.")
 
 
 def frame_to_json(frame) -> str:
@@ -25,7 +26,7 @@ def frame_to_json(frame) -> str:
     return frame.astype(object).where(frame.notna(), None).to_json(orient="records", indent=2, force_ascii=False)
 
 
-def emit(frame, format: Format, out: Optional[Path] = None, title: str | None = None, compact=None) -> None:
+def emit(frame, format: Format, out: Optional[Path] = None, title: str | None = None, compact=None, force: bool = False, command: str = "summary") -> None:
     """Render ``frame`` as asked and print it (or write it atomically to ``out``)."""
     from carte_evidence.outputs.render import to_markdown, to_rich
 
@@ -41,10 +42,14 @@ def emit(frame, format: Format, out: Optional[Path] = None, title: str | None = 
         Console().print(to_rich(compact(frame) if compact else frame, title=title))
         return
     if out is not None:
+        from carte_evidence.outputs.owned import OutputRefused, check_file
         from carte_evidence.package.atomic import atomic_file
 
-        if out.is_dir():
-            typer.echo(f"error: {out} is a folder; --out takes a file name", err=True)
+        try:
+            # a text file carries no stamp of ours: an existing one is only replaced with --force
+            check_file(out, command, force=force)
+        except OutputRefused as err:
+            typer.echo(f"error: {err}", err=True)
             raise typer.Exit(2)
         with atomic_file(out) as handle:
             handle.write(text)

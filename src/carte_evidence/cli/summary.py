@@ -8,7 +8,7 @@ from typing import List, Optional
 import typer
 
 from .common import PathArg, fail_with_problems
-from .output import Format, FormatOption, OutOption, emit
+from .output import ForceOption, Format, FormatOption, OutOption, emit
 
 
 def summary(
@@ -30,6 +30,7 @@ def summary(
     wide: bool = typer.Option(False, "--wide", help="All columns in the terminal (default: the columns that fit 80 characters)."),
     format: Format = FormatOption,
     out: Optional[Path] = OutOption,
+    force: bool = ForceOption,
 ) -> None:
     """Counts (publications, studies, unique patients), trial counts, pooled proportions, or the headline table."""
     from carte_evidence.analysis.filters import UnknownValue
@@ -57,4 +58,4 @@ def summary(
     title = "headline" if headline else measure or event or ("trials" if trials else "studies") + " by " + ", ".join(by or ["disease"])
     title += f" (analysis plan {plan_version()})"
     compact = None if wide else (compact_pooled if "level" in frame else None)
-    emit(frame, format, out, title=title, compact=compact)
+    emit(frame, format, out, title=title, compact=compact, force=force)

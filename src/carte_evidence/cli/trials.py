@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 
 from .common import PathArg, load_or_exit
-from .output import Format, FormatOption, OutOption, emit
+from .output import ForceOption, Format, FormatOption, OutOption, emit
 
 
 class Results(str, Enum):
@@ -24,6 +24,7 @@ def trials(
     disease: Optional[str] = typer.Option(None, "--disease", help="Only trials of this disease id."),
     format: Format = FormatOption,
     out: Optional[Path] = OutOption,
+    force: bool = ForceOption,
 ) -> None:
     """Registered trials, with the studies here that report their results."""
     from carte_evidence.analysis.trials import trials_with_links
@@ -39,4 +40,4 @@ def trials(
         frame = frame[has_item(frame["disease_ids"], disease)]
     if format is Format.table and out is None:
         frame = frame[["trial_id", "phase", "status", "disease_ids", "targets", "product_id", "study_ids"]]
-    emit(frame.reset_index(drop=True), format, out, title=f"trials ({results.value})")
+    emit(frame.reset_index(drop=True), format, out, title=f"trials ({results.value})", force=force, command="trials")
