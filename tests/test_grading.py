@@ -183,3 +183,14 @@ def test_library_grade_matches_cli_json(tmp_path):
     pkg = make_package(tmp_path / "pkg")
     data = json.loads(runner.invoke(app, ["grade", str(pkg), "--format", "json"]).output)
     assert [d["study_grade"] for d in data] == grade(pkg)["study_grades"]["study_grade"].tolist()
+
+
+def test_cli_validate_checks_the_overrides_file(monkeypatch):
+    import carte_evidence.analysis.grading as grading
+
+    bad = pd.DataFrame([{"analysis_id": "no-such-analysis", "domain": "imprecision", "from": "serious", "to": "not serious",
+                         "reason_code": "x", "reason": "", "who": "tester", "date": "2026-11-30"}])
+    monkeypatch.setattr(grading, "load_overrides", lambda path=None: bad)
+    result = runner.invoke(app, ["validate"])
+    assert result.exit_code == 1
+    assert "unknown analysis_id 'no-such-analysis'" in result.output and "needs a reason" in result.output

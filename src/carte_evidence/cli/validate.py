@@ -34,10 +34,27 @@ def validate(
         base = base.resolve().relative_to(Path.cwd().resolve())
     except ValueError:
         pass
+    override_problems = _override_problems(report.tables) if report.valid else []
+    if override_problems:
+        # the overrides file is part of the grading rules: a broken one fails validation too
+        typer.echo("\n".join(f"schemas/{p}" for p in override_problems), err=format is Format.text)
+        raise typer.Exit(1)
     typer.echo(render_problems(report.problems, format.value, base=base))
     if report.valid and format is Format.text:
         _warn_harmonisation(report.tables)
     raise typer.Exit(0 if report.valid else 1)
+
+
+def _override_problems(tables) -> list[str]:
+    """Problems of schemas/certainty_overrides.csv (checked only when it holds overrides: the
+    check needs every analysis of the plan, which takes seconds)."""
+    from carte_evidence.analysis.grading import check_overrides, evidence_certainty, load_overrides, load_rubric
+
+    overrides = load_overrides()
+    if overrides.empty:
+        return []
+    rubric = load_rubric()
+    return check_overrides(evidence_certainty(tables, rubric, overrides=overrides.iloc[0:0]), overrides, rubric)
 
 
 def _warn_harmonisation(tables) -> None:

@@ -50,7 +50,7 @@ def study_characteristics(tables) -> pd.DataFrame:
 
     out["canonical_url"] = prim.map(canonical_urls(pubs, tables["registries"]))
     out["page_read"] = prim.map(pubs["url"])
-    out = out.join(study_grades(tables).set_index("study_id")[["study_grade"]])
+    out = out.join(study_grades(tables).set_index("study_id")[["study_grade", "study_grade_display"]])
     return out.reset_index().sort_values(["indication", "n_treated", "study_id"], ascending=[True, False, True], kind="stable")
 
 
@@ -78,7 +78,20 @@ def standard_tables(tables, results: pd.DataFrame | None = None, certainty: pd.D
     if "trials" in tables:
         for by in TRIAL_TABLE_FIELDS:
             out[f"trials_by_{by}"] = trial_counts(tables, by)
-    return out
+    return {name: with_names(frame, tables) for name, frame in out.items()}
+
+
+def with_names(frame: pd.DataFrame, tables) -> pd.DataFrame:
+    """The frame with a name column beside each id column a reader would not recognise
+    (disease, measure, event): ids stay for programs, names are for people."""
+    names = {"disease": tables["diseases"].set_index("disease_id")["name"], "disease_id": tables["diseases"].set_index("disease_id")["name"],
+             "measure": tables["measures"].set_index("measure_id")["name"], "event": tables["events"].set_index("event_id")["name"]}
+    frame = frame.copy()
+    for column, mapping in names.items():
+        name = f"{column.removesuffix('_id')}_name"
+        if column in frame.columns and name not in frame.columns:
+            frame.insert(frame.columns.get_loc(column) + 1, name, frame[column].map(mapping).fillna(frame[column]))
+    return frame
 
 
 def write_tables(tables, folder: Path, **shared) -> list[Path]:
