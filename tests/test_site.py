@@ -219,3 +219,9 @@ def test_cli_site(mini, tmp_path):
     edit(mini / "data" / "adverse_events.csv", "crs,ASTCT,any,7,10", "crs,ASTCT,any,11,10")
     result = runner.invoke(app, ["site", str(mini), "--out", str(tmp_path / "bad")])
     assert result.exit_code == 1 and "Traceback" not in result.output and not (tmp_path / "bad").exists()
+
+
+def test_sentence_counts_the_people_the_number_is_about():
+    """168 people with lupus in the package, but the remission figure rests on 18 of them."""
+    text = " ".join(headline_sentences(row(k=2, studies=25, patients=168, n=18, events=13, estimate=0.86, note="too few studies to pool")))
+    assert "18 people" in text and "168" not in text

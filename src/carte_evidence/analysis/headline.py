@@ -70,8 +70,7 @@ def headline(tables: dict[str, pd.DataFrame], results: pd.DataFrame | None = Non
                 r = hit.iloc[0]
                 key = f"{analysis_id}|{grouping}|{group}"
                 rated = cert.loc[key] if key in cert.index else None
-                reasons = "; ".join(f"{d}: {rated[d]}" for d in ("risk_of_bias", "imprecision", "inconsistency", "indirectness", "publication_bias")
-                                    if rated is not None and not str(rated[d]).startswith("not serious")) if rated is not None else ""
+                reasons = _reasons(rated)
                 row.update({"events": r["events"], "n": r["n"], "k": r["k"], "estimate": r["estimate"], "ci_low": r["ci_lower"],
                             "ci_high": r["ci_upper"], "method": r["method"], "certainty": rated["certainty"] if rated is not None else pd.NA,
                             "reasons": reasons, "note": _imprecise(r)})
@@ -83,6 +82,22 @@ def headline(tables: dict[str, pd.DataFrame], results: pd.DataFrame | None = Non
         if column not in frame:
             frame[column] = pd.NA
     return frame[COLUMNS]
+
+
+DOMAIN_WORDS = {"risk_of_bias": "risk of bias", "imprecision": "imprecision", "inconsistency": "inconsistency",
+                "indirectness": "indirectness", "publication_bias": "publication bias"}
+
+
+def _reasons(rated) -> str:
+    """The domains rated down, in words: 'imprecision is very serious (18 patients; ...)'."""
+    if rated is None:
+        return ""
+    out = []
+    for domain, words in DOMAIN_WORDS.items():
+        level, _, why = str(rated[domain]).partition(": ")
+        if level in ("serious", "very serious"):
+            out.append(f"{words} is {level} ({why})" if why else f"{words} is {level}")
+    return "; ".join(out)
 
 
 def _imprecise(result) -> str:

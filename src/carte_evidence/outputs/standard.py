@@ -141,7 +141,7 @@ def _group_label(result, names) -> str:
 
 
 def forest_title(result, names) -> str:
-    """'Systemic lupus erythematosus: DORIS remission (6 months (4-8))' / 'CD19: CRS, grade >= 3'."""
+    """'Systemic lupus erythematosus: DORIS remission (6 months ± 2)' / 'CD19: CRS, grade >= 3'."""
     what = result["label"] if result["question"] == "incidence" else names["measure"].get(result["measure"], result["measure"])
     when = f" ({result['window']})" if isinstance(result.get("window"), str) else ""
     return f"{_group_label(result, names)}: {what}{when}"

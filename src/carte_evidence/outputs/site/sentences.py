@@ -70,7 +70,8 @@ def headline_sentences(row: dict, words: dict | None = None) -> list[str]:
         "disease": _text(row.get("disease")),
         "plain": words["plain_names"].get(analysis, _text(row.get("label")).lower()),
         "studies": count_words(k, "studies", words),
-        "people": count_words(n if _missing(row.get("patients")) else int(row["patients"]), "people", words),
+        # the people this number is about (n), not everyone treated for the disease (patients)
+        "people": count_words(n, "people", words),
         "events": events,
         "n": n,
         "note": _text(row.get("note")),
