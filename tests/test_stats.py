@@ -93,3 +93,13 @@ def test_pooled_estimate_within_range_and_ci(studies):
         assert 0 <= fit.ci_lower <= fit.estimate <= fit.ci_upper <= 1
         assert fit.pi_lower <= fit.ci_lower + 1e-9 and fit.pi_upper >= fit.ci_upper - 1e-9
         assert fit.tau2 >= 0 and 0 <= fit.i2 <= 100
+
+
+def test_rare_events_with_a_degenerate_fit_fall_back_to_the_exact_total_not_biased_reml():
+    """24 studies, 3 events in 135 patients, one study 3/3: REML's 0.5 corrections give ~10 %."""
+    n = [1, 3, 7, 1, 11, 12, 1, 15, 1, 12, 1, 2, 2, 14, 2, 8, 3, 6, 12, 1, 2, 1, 2, 15]
+    k = [0] * 16 + [3] + [0] * 7
+    rows = pd.DataFrame({"study_id": [f"s{i}" for i in range(len(k))], "n_events": k, "n_evaluable": n})
+    pooled = pool(rows)
+    assert pooled["method"] == "exact (total)" and "degenerate" in pooled["note"]
+    assert pooled["estimate"] == pytest.approx(3 / 135) and pooled["reml_estimate"] > 0.05

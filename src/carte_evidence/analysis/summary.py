@@ -196,9 +196,11 @@ def pool(rows: pd.DataFrame) -> dict:
     """Pooled proportion of a set of study rows: GLMM, with REML and exact intervals as fallbacks.
 
     ``method`` says which numbers ``estimate`` / ``ci_*`` hold: ``GLMM`` (binomial-normal,
-    as metafor ``rma.glmm``), ``REML`` when the GLMM fit is degenerate (tau^2 beyond the bound,
-    no convergence), ``exact (total)`` when every study is 0 % or 100 % (the estimate is at
-    infinity: the total's Clopper-Pearson interval), ``exact (single study)`` for k = 1.
+    as metafor ``rma.glmm``); when the GLMM fit is degenerate (tau^2 beyond the bound, no
+    convergence) ``REML``, or ``exact (total)`` for rare events (under 10 % or over 90 % overall)
+    in mostly 0 % / 100 % studies (REML's continuity correction would then dominate); ``exact (total)`` also when every study is 0 % or
+    100 % (the estimate is at infinity: the total's Clopper-Pearson interval); ``exact (single
+    study)`` for k = 1.
     ``flag`` is "too few studies to pool" below the analysis plan's minimum studies or patients.
     The raw GLMM numbers stay in ``glmm_*`` for those who want them.
     """
@@ -231,8 +233,16 @@ def pool(rows: pd.DataFrame) -> dict:
         out.update({"method": "exact (total)", **exact_total, "i2": 0.0, "tau2": 0.0})
     elif glmm.degenerate:
         why = f"tau^2 = {glmm.tau2:.1f} beyond the bound of 10" if glmm.converged and np.isfinite(glmm.logit) else "no convergence"
-        notes.append(f"GLMM fit degenerate ({why}): its interval is not reported; REML shown")
-        out.update({"method": "REML", **{key: getattr(reml, key) for key in ("estimate", "ci_lower", "ci_upper", "pi_lower", "pi_upper", "pi_t_lower", "pi_t_upper", "tau2", "i2")}})
+        share = k.sum() / n.sum()
+        if ((k == 0) | (k == n)).mean() > 0.5 and min(share, 1 - share) < 0.1:
+            # Rare (or near-universal) events in mostly 0 % / 100 % studies: REML's 0.5 continuity
+            # correction would dominate (3 events in 175 patients became 10 %), so the total's
+            # exact interval is the honest fallback; elsewhere REML's wide interval says "no information".
+            notes.append(f"GLMM fit degenerate ({why}); rare events in mostly 0%/100% studies, where REML's continuity correction is biased: exact CI of the total shown, heterogeneity not modelled")
+            out.update({"method": "exact (total)", **exact_total, "tau2": np.nan, "i2": np.nan})
+        else:
+            notes.append(f"GLMM fit degenerate ({why}): its interval is not reported; REML shown")
+            out.update({"method": "REML", **{key: getattr(reml, key) for key in ("estimate", "ci_lower", "ci_upper", "pi_lower", "pi_upper", "pi_t_lower", "pi_t_upper", "tau2", "i2")}})
     else:
         out.update({"method": "GLMM", **{key: getattr(glmm, key) for key in ("estimate", "ci_lower", "ci_upper", "pi_lower", "pi_upper", "pi_t_lower", "pi_t_upper", "tau2", "i2")}})
     if "timepoint_months" in usable and usable["timepoint_months"].notna().any():

@@ -51,8 +51,9 @@ def headline_cell(row: dict) -> dict:
     est = row.get("estimate")
     shown = f"{float(est):.0%}" if text(est) else "n/a"
     ci = f" ({float(row['ci_low']):.0%}-{float(row['ci_high']):.0%})" if text(row.get("ci_low")) and text(row.get("ci_high")) else ""
+    measure = f"{text(row.get('measure_label'))}: " if row.get("analysis") == "efficacy" and text(row.get("measure_label")) else ""
     return {
-        "text": f"{_count(row['events'], row['n'])} · {shown}{ci}", "imprecise": bool(text(row.get("note"))),
+        "text": f"{measure}{_count(row['events'], row['n'])} · {shown}{ci}", "imprecise": bool(text(row.get("note"))),
         "note": text(row.get("note")), "studies": k, "certainty": text(row.get("certainty")), "empty": False,
     }
 
@@ -137,7 +138,8 @@ class SiteData:
         labels = {}
         rows = {}
         for row in self.headline.to_dict("records"):
-            labels.setdefault(row["analysis"], text(row["label"]))
+            # efficacy is each disease's own main measure: a generic header, the measure in the cell
+            labels.setdefault(row["analysis"], "Remission or response (main measure)" if row["analysis"] == "efficacy" else text(row["label"]))
             entry = rows.setdefault(row["disease_id"], {"id": row["disease_id"], "name": text(row["disease"]), "cells": {}, "patients": 0})
             entry["cells"][row["analysis"]] = headline_cell(row)
             if row["analysis"] == "efficacy" and text(row.get("patients")):
