@@ -7,8 +7,6 @@ twice. Studies whose indication was oncologic are kept out of the pooled analyse
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import numpy as np
 import pandas as pd
 
@@ -185,11 +183,24 @@ def _timepoints(rows: pd.DataFrame) -> str:
     return f"{t.min():g}" + (f"-{t.max():g}" if t.max() > t.min() else "") + " months" + (" (some at last follow-up)" if rows["timepoint_months"].isna().any() else "")
 
 
-@lru_cache(maxsize=4096)
+# GLMM and REML fits by set of counts (events, totals): tables, figures and grading pool the same
+# sets, and `carte build` seeds this from the fit cache of its release folder
+# (outputs/build_cache.py), so a rebuild with unchanged data fits nothing. FITS_USED: the keys read.
+FITS: dict[tuple[tuple, tuple], tuple] = {}
+FITS_USED: set[tuple[tuple, tuple]] = set()
+FITS_MAX = 8192
+
+
 def _fits(k: tuple, n: tuple):
-    """GLMM and REML fits of one set of counts; cached, since tables, figures and grading pool
-    the same sets (pure functions of the counts)."""
-    return glmm_logit(np.array(k), np.array(n)), reml_logit(np.array(k), np.array(n))
+    """GLMM and REML fits of one set of counts (pure functions of the counts), cached in FITS."""
+    key = (k, n)
+    hit = FITS.get(key)
+    if hit is None:
+        if len(FITS) >= FITS_MAX:
+            FITS.clear()
+        hit = FITS[key] = (glmm_logit(np.array(k), np.array(n)), reml_logit(np.array(k), np.array(n)))
+    FITS_USED.add(key)
+    return hit
 
 
 def pool(rows: pd.DataFrame) -> dict:

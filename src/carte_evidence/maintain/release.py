@@ -182,6 +182,7 @@ def release(root: str | Path = ".", part: str = "patch", since: str | None = Non
                 elif file.exists():
                     shutil.copyfile(file, folder / name)
             (folder / ".carte-output").unlink(missing_ok=True)
+            shutil.rmtree(folder / ".carte-cache", ignore_errors=True)  # the build's fit cache: not data
             archive = Path(shutil.make_archive(str(tmp / f"carte-evidence-{new}"), "zip", root_dir=folder.parent, base_dir=folder.name))
             target_zip.parent.mkdir(parents=True, exist_ok=True)
             moves = [(_stage(target_zip, archive.read_bytes()), target_zip)]

@@ -11,7 +11,7 @@ from carte_evidence.package.problems import ValidationError
 from carte_evidence.package.schema import derived_resource
 
 # What `build` writes into its folder; anything else there (exports, release zips) is kept.
-BUILD_ENTRIES = frozenset({"datapackage.json", "data", "derived", "tables", "figures", ".carte-output"})
+BUILD_ENTRIES = frozenset({"datapackage.json", "data", "derived", "tables", "figures", ".carte-output", ".carte-cache"})
 
 
 def _carte_artefact(name: str) -> bool:
@@ -40,7 +40,9 @@ def build(path: str | Path | None = None, out: str | Path = "dist", figures: boo
     failure nothing is written and a previous ``out`` is left untouched. ``out`` must be new, a
     folder an earlier build wrote (its ``.carte-output`` marker) or hold only carte exports;
     otherwise :class:`~carte_evidence.outputs.owned.OutputRefused` is raised unless ``force``.
-    What the build does not write (exports, release zips) is kept. Returns the folder.
+    What the build does not write (exports, release zips) is kept. The GLMM fits and figure fingerprints
+    are cached in ``out/.carte-cache/`` for the next build (see :mod:`~carte_evidence.outputs.build_cache`).
+    Returns the folder.
     """
     from carte_evidence.package.validate import validate
 
@@ -59,7 +61,9 @@ def build(path: str | Path | None = None, out: str | Path = "dist", figures: boo
             shutil.copyfile(source / res["path"], tmp / res["path"])
         # Every pooled analysis is computed once and shared by grades, tables, figures and site.
         from carte_evidence.analysis.results import plan_results
+        from carte_evidence.outputs.build_cache import read_figure_prints, seed_fits, write_figure_prints, write_fits
 
+        seed_fits(out)  # the fits of the previous build in this folder, when still valid
         results = plan_results(report.tables)
         derived = derived_tables(report.tables, results)
         resources = list(descriptor["resources"])
@@ -80,10 +84,16 @@ def build(path: str | Path | None = None, out: str | Path = "dist", figures: boo
         if figures:
             (tmp / "figures").mkdir()
             earlier = out / "figures"  # the previous release's figures, reused where unchanged
+            figure_prints = {}
             write_figures(report.tables, tmp / "figures", results=results, certainty=certainty,
-                          reuse=earlier if (earlier / "figures.json").is_file() else None)
+                          reuse=earlier if (earlier / "figures.json").is_file() else None,
+                          previous=read_figure_prints(out), manifest=figure_prints)
         # Last, so that its downloads page lists every file of the release.
         from carte_evidence.outputs.site import build_site
 
-        build_site(report.tables, tmp / "site", package=report.package, release=tmp, headline=long)
+        build_site(report.tables, tmp / "site", package=report.package, release=tmp, headline=long, grades=derived["study_grades"])
+        # After the site: the cache is not a file of the release (downloads page).
+        write_fits(tmp)
+        if figures:
+            write_figure_prints(tmp, figure_prints)
     return out

@@ -8,16 +8,39 @@ from pathlib import Path
 import pandas as pd
 
 from carte_evidence.outputs.render import to_markdown
-from carte_evidence.analysis.summary import GROUP_FIELDS, NOT_COUNTED, analysis_rows, counts, pooled, timeline
+from carte_evidence.analysis.summary import (
+    GROUP_FIELDS, NOT_COUNTED, POOLED_COLUMNS, _with_group_columns, analysis_rows, counts, pool, timeline,
+)
 
 TRIAL_TABLE_FIELDS = ("disease", "target", "modality", "phase", "status", "country", "sponsor_type", "start_year")
+# The columns of a group's study rows that summary.pool reads.
+POOL_READS = ("n_events", "n_evaluable", "timepoint_months", "derived", "modality", "lymphodepletion")
 
 
 def _pooled_levels(tables, kind: str) -> pd.DataFrame:
-    """Pooled results by disease and target, by disease, and overall (column `grouping`)."""
+    """Pooled results by disease and target, by disease, and overall (column `grouping`).
+
+    As :func:`~carte_evidence.analysis.summary.pooled` for each level, with the study rows read
+    once and each group handed to ``pool`` with only the columns it reads (selecting rows of
+    the text columns cost more than the pooling of most groups, single studies).
+    """
+    keys = ["measure"] if kind == "outcome" else ["event", "grade"]
+    rows = analysis_rows(tables, kind)
+    pooled_from = [c for c in POOL_READS if c in rows]
     parts = []
+    done = {}  # pooled numbers by the study rows pooled: a disease with one target pools the same rows twice
     for grouping, by in (("disease x target", ("disease", "target")), ("disease", ("disease",)), ("overall", ())):
-        frame = pooled(tables, kind, by)
+        group = [GROUP_FIELDS[b] for b in by] + keys
+        level = _with_group_columns(rows, tables, group)
+        narrow = level[pooled_from]
+        found = []
+        for values, sub in narrow.groupby([level[c] for c in group], dropna=False, sort=True):
+            values = values if isinstance(values, tuple) else (values,)
+            key = tuple(sub.index) if level is rows else None  # row labels of `rows`, the same at every level
+            if key is None or key not in done:
+                done[key] = pool(sub)
+            found.append({**dict(zip(group, values)), **done[key]})
+        frame = pd.DataFrame(found, columns=[*group, *POOLED_COLUMNS]).rename(columns={GROUP_FIELDS[b]: b for b in by})
         frame.insert(0, "grouping", grouping)
         parts.append(frame)
     out = pd.concat(parts, ignore_index=True)
@@ -167,16 +190,65 @@ def _reused(reuse: Path | None, manifest: dict, folder: Path, stem: str, fingerp
     return [Path(shutil.copyfile(src, folder / src.name)) for src in sources]
 
 
+def _draw_forest(job: dict) -> list[Path]:
+    """Draw one forest plot from its prepared numbers and texts (in a worker process, or not)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    p, lo_ci, hi_ci, labels = job["proportion"], job["ci_lower"], job["ci_upper"], job["labels"]
+    k = len(p)
+    fig, ax = plt.subplots(figsize=(8.5, 1.6 + 0.42 * (k + 2)))
+    y = list(range(k + 1, 1, -1))
+    ax.errorbar(p, y, xerr=[p - lo_ci, hi_ci - p], fmt="s", color="black", capsize=3, clip_on=False)
+    if job["diamond"] is not None:
+        lo, est, hi = job["diamond"]
+        ax.fill([lo, est, hi, est], [1, 1.25, 1, 0.75], color="tab:blue", clip_on=False)
+    ax.set_yticks(y + [1, 0.45], labels)
+    ax.set_xlim(-0.02, 1.02)
+    ax.set_ylim(0.2, k + 1.6)
+    ax.set_xlabel("proportion of patients (exact 95% CI per study)")
+    ax.set_title(job["title"], fontsize=10)
+    ax.grid(axis="x", alpha=0.3)
+    fig.text(0.01, 0.005, job["caption"], fontsize=6, color="dimgray")
+    paths = _save(fig, job["folder"], job["stem"])
+    plt.close(fig)
+    return paths
+
+
+# Below this many plots to draw, worker processes cost more than they save.
+PARALLEL_MIN_PLOTS = 8
+
+
+def _draw_all(jobs: list[dict]) -> list[list[Path]]:
+    """Draw every plot: in 2 worker processes when there are many (a first build), else here."""
+    import os
+
+    workers = min(2, os.cpu_count() or 1)
+    if workers < 2 or len(jobs) < PARALLEL_MIN_PLOTS:
+        return [_draw_forest(job) for job in jobs]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # fork where there is one: the workers start at once, with everything already imported.
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else None)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        return list(pool.map(_draw_forest, jobs, chunksize=1))
+
+
 def forest_plots(tables, folder: Path, results: pd.DataFrame | None = None, certainty: pd.DataFrame | None = None,
                  reuse: Path | None = None) -> list[Path]:
     """A forest plot for every analysis of the analysis plan with at least 2 studies (overall, by
     disease and by target for safety; per disease for efficacy): each study (label, events/n,
     REML weight, timepoint, exact 95 % CI), the pooled diamond with k, I^2, tau^2, the method and
-    its certainty, and a caption with the package and analysis-plan versions."""
+    its certainty, and a caption with the package and analysis-plan versions. Plots whose inputs
+    did not change since the build in ``reuse`` are copied; the others are drawn, in 2 worker
+    processes when there are many (:func:`_draw_all`)."""
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
     from carte_evidence import __version__
     from carte_evidence.analysis.results import plan_results
@@ -197,6 +269,7 @@ def forest_plots(tables, folder: Path, results: pd.DataFrame | None = None, cert
 
     previous = json.loads((reuse / "figures.json").read_text()) if reuse is not None and (reuse / "figures.json").is_file() else {}
     manifest = {}
+    jobs = []  # the plots to draw (not copied from the earlier build)
     shown = results[(results["k"] >= 2) & results["grouping"].isin(["overall", "disease", "target"])]
     for result in shown.to_dict("records"):
         if result["question"] == "incidence":
@@ -228,38 +301,48 @@ def forest_plots(tables, folder: Path, results: pd.DataFrame | None = None, cert
         _, vi = logit_effects(sub["n_events"].to_numpy(float), sub["n_evaluable"].to_numpy(float))
         tau2 = result["reml_tau2"] if pd.notna(result.get("reml_tau2")) else 0.0
         weight = (1 / (vi + tau2)) / (1 / (vi + tau2)).sum()
-        fig, ax = plt.subplots(figsize=(8.5, 1.6 + 0.42 * (len(sub) + 2)))
-        y = list(range(len(sub) + 1, 1, -1))
-        ax.errorbar(sub["proportion"], y, xerr=[sub["proportion"] - sub["ci_lower"], sub["ci_upper"] - sub["proportion"]],
-                    fmt="s", color="black", capsize=3, clip_on=False)
         ticks = [f"{labels.get(s, s)}  {int(e)}/{int(n)}  w {w:.0%}" + (f"  {t:g} mo" if pd.notna(t) else "")
                  for s, e, n, w, t in zip(sub["study_id"], sub["n_events"], sub["n_evaluable"], weight, when)]
         certainty_word = cert.get(key, "not rated")
+        diamond = None
         if pd.notna(result.get("estimate")):
             lo, est, hi = result["ci_lower"], result["estimate"], result["ci_upper"]
-            ax.fill([lo, est, hi, est], [1, 1.25, 1, 0.75], color="tab:blue", clip_on=False)
+            diamond = (lo, est, hi)
             pooled = f"{result['method']} {est:.0%} ({lo:.0%}-{hi:.0%}), {int(result['events'])}/{int(result['n'])}"
         else:
             pooled = "no pooled estimate"
         stats_line = f"k = {int(result['k'])}; I2 {result['i2']:.0f}%; tau2 {result['tau2']:.2f}; certainty {certainty_word}" if pd.notna(result.get("i2")) else f"k = {int(result['k'])}; certainty {certainty_word}"
         if result.get("flag"):
             stats_line += f"; {result['flag']}"
-        ax.set_yticks(y + [1, 0.45], ticks + [pooled, stats_line])
-        ax.set_xlim(-0.02, 1.02)
-        ax.set_ylim(0.2, len(sub) + 1.6)
-        ax.set_xlabel("proportion of patients (exact 95% CI per study)")
-        ax.set_title(forest_title(result, names), fontsize=10)
-        ax.grid(axis="x", alpha=0.3)
         note = f"; {result['note']}" if isinstance(result.get("note"), str) and result["note"] else ""
-        fig.text(0.01, 0.005, f"carte-evidence {__version__}, analysis plan {result['plan_version']}{note}"[:180], fontsize=6, color="dimgray")
-        written += _save(fig, folder, stem)
-        plt.close(fig)
+        jobs.append({
+            "folder": folder, "stem": stem, "proportion": sub["proportion"].to_numpy(float), "ci_lower": sub["ci_lower"].to_numpy(float),
+            "ci_upper": sub["ci_upper"].to_numpy(float), "labels": ticks + [pooled, stats_line], "diamond": diamond,
+            "title": forest_title(result, names), "caption": f"carte-evidence {__version__}, analysis plan {result['plan_version']}{note}"[:180],
+        })
+        written.append(stem)  # drawn below, in this order
+    drawn = dict(zip((job["stem"] for job in jobs), _draw_all(jobs)))
+    written = [p for item in written for p in (drawn[item] if isinstance(item, str) else [item])]
     (folder / "figures.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     return written + [folder / "figures.json"]
 
 
-def evidence_map(tables, folder: Path) -> list[Path]:
-    """Disease x target bubbles: size = patients, colour = best study grade."""
+def _fingerprinted(stem: str, folder: Path, inputs: list, reuse: Path | None, previous: dict | None, manifest: dict | None) -> list[Path] | None:
+    """Record the fingerprint of a figure's ``inputs`` in ``manifest``; copy the figure from
+    ``reuse`` when ``previous`` holds the same fingerprint (None: draw it)."""
+    import matplotlib
+
+    from carte_evidence import __version__
+
+    fingerprint = _fingerprint(__version__, matplotlib.__version__, *inputs)
+    if manifest is not None:
+        manifest[stem] = fingerprint
+    return _reused(reuse, previous or {}, folder, stem, fingerprint)
+
+
+def evidence_map(tables, folder: Path, reuse: Path | None = None, previous: dict | None = None, manifest: dict | None = None) -> list[Path]:
+    """Disease x target bubbles: size = patients, colour = best study grade (copied from ``reuse``
+    when ``previous`` holds the fingerprint of the same inputs; ``manifest`` receives it)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -276,6 +359,11 @@ def evidence_map(tables, folder: Path) -> list[Path]:
     cells = arms.groupby(["disease_id", "targets"]).agg(patients=("n_treated", lambda s: s.sum(min_count=1)), best=("grade", "min")).reset_index()
     diseases = sorted(cells["disease_id"].unique())
     targets = sorted(cells["targets"].unique())
+    disease_names = _names(tables)["disease"]
+    copied = _fingerprinted("evidence-map", folder, [list(cells.columns), cells.astype(str).values.tolist(), diseases, targets,
+                                                      [disease_names.get(d, d) for d in diseases]], reuse, previous, manifest)
+    if copied:
+        return copied
     colours = {"A": "tab:green", "B": "tab:blue", "C": "tab:orange", "D": "tab:red"}
     fig, ax = plt.subplots(figsize=(1.6 + 1.1 * len(targets), 1 + 0.35 * len(diseases)))
     for grade_letter, colour in colours.items():
@@ -284,7 +372,6 @@ def evidence_map(tables, folder: Path) -> list[Path]:
     for _, row in cells.iterrows():
         ax.annotate(f"{int(row['patients']) if pd.notna(row['patients']) else '?'}", (targets.index(row["targets"]), diseases.index(row["disease_id"])), ha="center", va="center", fontsize=7)
     ax.set_xticks(range(len(targets)), targets, rotation=30, ha="right")
-    disease_names = _names(tables)["disease"]
     ax.set_yticks(range(len(diseases)), [disease_names.get(d, d) for d in diseases])
     ax.set_xlim(-0.7, len(targets) - 0.3)
     ax.set_title("Evidence map: patients treated (bubble size) and best study grade (colour)", fontsize=10)
@@ -296,8 +383,8 @@ def evidence_map(tables, folder: Path) -> list[Path]:
     return paths
 
 
-def trials_per_year(tables, folder: Path) -> list[Path]:
-    """Registered trials started per year, stacked by target."""
+def trials_per_year(tables, folder: Path, reuse: Path | None = None, previous: dict | None = None, manifest: dict | None = None) -> list[Path]:
+    """Registered trials started per year, stacked by target (copied as in :func:`evidence_map`)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -306,6 +393,9 @@ def trials_per_year(tables, folder: Path) -> list[Path]:
     trials = tables["trials"].assign(start_year=tables["trials"]["start_date"].str.slice(0, 4), targets=tables["trials"]["targets"].fillna("(unknown)"))
     trials = trials.dropna(subset=["start_year"])
     table = trials.groupby(["start_year", "targets"]).size().unstack(fill_value=0).sort_index()
+    copied = _fingerprinted("trials-per-year-by-target", folder, [table.to_csv()], reuse, previous, manifest)
+    if copied:
+        return copied
     fig, ax = plt.subplots(figsize=(8, 4))
     if not table.empty:
         table.plot(kind="bar", stacked=True, ax=ax, width=0.8)
@@ -319,10 +409,12 @@ def trials_per_year(tables, folder: Path) -> list[Path]:
 
 
 def write_figures(tables, folder: Path, results: pd.DataFrame | None = None, certainty: pd.DataFrame | None = None,
-                  reuse: Path | None = None) -> list[Path]:
+                  reuse: Path | None = None, previous: dict | None = None, manifest: dict | None = None) -> list[Path]:
     """Every figure (PNG and SVG) into ``folder``; forest plots whose inputs did not change since
-    the build in ``reuse`` (its figures.json holds a hash of each plot's inputs) are copied."""
-    written = forest_plots(tables, folder, results, certainty, reuse) + evidence_map(tables, folder)
+    the build in ``reuse`` (its figures.json holds a hash of each plot's inputs) are copied. The
+    evidence map and the timeline are copied too when ``previous`` (the earlier build's
+    fingerprints, kept outside figures/) holds theirs; ``manifest`` receives their fingerprints."""
+    written = forest_plots(tables, folder, results, certainty, reuse) + evidence_map(tables, folder, reuse, previous, manifest)
     if "trials" in tables:
-        written += trials_per_year(tables, folder)
+        written += trials_per_year(tables, folder, reuse, previous, manifest)
     return written

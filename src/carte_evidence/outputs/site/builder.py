@@ -72,12 +72,14 @@ def download_files(release: Path, site: Path, exclude: Path | None = None) -> li
 
 
 def build_site(tables: dict[str, pd.DataFrame], out: str | Path, package: str | Path | None = None,
-               release: str | Path | None = None, headline: pd.DataFrame | None = None) -> Path:
+               release: str | Path | None = None, headline: pd.DataFrame | None = None,
+               grades: pd.DataFrame | None = None) -> Path:
     """Write the site into the folder ``out`` (created; existing files are overwritten).
 
     ``package`` is the datapackage.json the tables come from (version, documents); ``release`` the
     release folder whose files the downloads page lists (default: a copy of the data package in
-    ``out/downloads``); ``headline`` the headline table (default: computed). Returns ``out``.
+    ``out/downloads``); ``headline`` the headline table and ``grades`` the study grades (default:
+    computed). Returns ``out``.
     """
     from carte_evidence.analysis.headline import headline as compute_headline
 
@@ -87,7 +89,7 @@ def build_site(tables: dict[str, pd.DataFrame], out: str | Path, package: str | 
     (out / "disease").mkdir(exist_ok=True)
     (out / "study").mkdir(exist_ok=True)
     shutil.copytree(HERE / "static", out / "static", dirs_exist_ok=True)
-    data = SiteData(tables, compute_headline(tables) if headline is None else headline)
+    data = SiteData(tables, compute_headline(tables) if headline is None else headline, grades)
     env = environment()
     meta = release_info(package)
     nav = [("index.html", "Home"), ("diseases.html", "Diseases"), ("trials.html", "Trials"), ("products.html", "Products"),
