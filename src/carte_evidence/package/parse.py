@@ -148,7 +148,7 @@ def read_table(name: str, path: Path, schema: dict[str, Any], display: str) -> P
 
     try:
         table = pacsv.read_csv(
-            io.BytesIO(raw),
+            pa.BufferReader(raw),  # zero-copy: io.BytesIO would be copied into the reader
             # one thread: row numbers; one block: a field of any size (the file is bounded) parses
             read_options=pacsv.ReadOptions(use_threads=False, block_size=max(1 << 20, len(raw) + 1)),
             parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid, ignore_empty_lines=False, newlines_in_values=True),
