@@ -208,12 +208,16 @@ def quote_problems(parsed: dict, reviewed: set[tuple[str, str, str]] | None = No
             out.append(Problem(parsed[table].file, int(lines[i]), "quote", None, "quote-missing",
                                "the row has a number but no verbatim quote", "copy the sentence the number was read from into quote"))
     unquoted = unquoted_values(tables)
+    first_row: dict[str, dict] = {}  # id -> first row position, per table (built once, not a scan per problem)
     for row in unquoted.to_dict("records"):
         if (row["table"], row["id"], row["column"]) in reviewed or row["quote"] == "":
             continue
         t = parsed[row["table"]]
-        hits = np.flatnonzero((t.frame[ID[row["table"]]] == row["id"]).fillna(False).to_numpy())
-        line = int(t.lines[hits[0]]) if len(hits) else None
+        if row["table"] not in first_row:
+            ids = t.frame[ID[row["table"]]].tolist()
+            first_row[row["table"]] = {v: i for i, v in reversed(list(enumerate(ids))) if v is not None and v == v}
+        hit = first_row[row["table"]].get(row["id"])
+        line = int(t.lines[hit]) if hit is not None else None
         value = row["value"]
         value = str(int(value)) if float(value) == int(value) else str(value)
         out.append(Problem(t.file, line, row["column"], value, "quote",
