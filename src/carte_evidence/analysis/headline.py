@@ -106,6 +106,8 @@ def _imprecise(result) -> str:
     why = [result["flag"]] if isinstance(result["flag"], str) and result["flag"] else []
     if result["method"] == "REML":
         why.append("the random-effects model could not be fitted reliably (degenerate GLMM); REML shown")
+    elif result["method"] == "exact (total)":
+        why.append("a simple total of the studies' counts with its exact interval: the random-effects model cannot be fitted to these counts")
     return "; ".join(why)
 
 
