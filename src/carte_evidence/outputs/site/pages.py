@@ -302,7 +302,7 @@ class SiteData:
             studies.append({
                 **self.study_ref(sid), "design": text(s["design"]), "indication": text(s["indication"]), "country": text(s["country"]),
                 "patients": text(sum(treated)) if treated else "", "products": products,
-                "grade": text(self.grade[sid]["study_grade"]) if sid in self.grade else "",
+                "grade": text(self.grade[sid].get("study_grade_display") or self.grade[sid]["study_grade"]) if sid in self.grade else "",
                 "overlap": text(s["overlap_status"]),
             })
         summary = []
@@ -338,7 +338,7 @@ class SiteData:
                 "domain": name.replace("_", " "), "fact": domain["fact"], "value": text(value) or "unknown (missing in the data, scores 0)",
                 "points": int(g[f"points_{name}"]), "max": top, "framework": text(domain.get("framework")),
             })
-        return {"grade": text(g["study_grade"]), "total": int(g["total_points"]), "max": int(g["max_points"]), "rubric": text(g["rubric_version"]),
+        return {"grade": text(g.get("study_grade_display") or g["study_grade"]), "total": int(g["total_points"]), "max": int(g["max_points"]), "rubric": text(g["rubric_version"]),
                 "rows": rows, "flags": text(g["flags"]), "missing": text(g["missing_facts"])}
 
     def study_page(self, sid: str) -> dict:
