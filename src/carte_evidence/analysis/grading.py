@@ -272,7 +272,7 @@ def evidence_certainty(tables: dict[str, pd.DataFrame], rubric: dict[str, Any] |
     grades = (grades if grades is not None else study_grades(tables, rubric)).set_index("study_id")["study_grade"]
     results = results if results is not None else plan_results(tables)
     facts = study_facts(tables)
-    rows = {"incidence": analysis_rows(tables, "ae"), "effect_latest": analysis_rows(tables, "outcome"), "effect_main": None}
+    rows = {"incidence": analysis_rows(tables, "ae"), "effect_latest": analysis_rows(tables, "outcome")}
     out = []
     for result in results[results["k"] > 0].to_dict("records"):
         studies = set(str(result["study_ids"]).split())

@@ -264,6 +264,13 @@ def pool(rows: pd.DataFrame) -> dict:
     return out
 
 
+def id_names(tables: dict[str, pd.DataFrame]) -> dict[str, pd.Series]:
+    """Display name of each id, by the columns that hold disease, measure and event ids."""
+    diseases = tables["diseases"].set_index("disease_id")["name"]
+    return {"disease": diseases, "disease_id": diseases, "measure": tables["measures"].set_index("measure_id")["name"],
+            "event": tables["events"].set_index("event_id")["name"]}
+
+
 def study_labels(tables: dict[str, pd.DataFrame]) -> pd.Series:
     """'Müller 2024 (New England Journal of Medicine)': each study by its primary publication.
 
@@ -398,9 +405,7 @@ def summarize(
     out = pd.concat(parts, ignore_index=True)
     out["study_label"] = study_labels(tables).reindex(out["study_id"]).to_numpy()
     # Names beside the ids (the ids stay: they are the keys a program joins on).
-    names = {"disease_id": tables["diseases"].set_index("disease_id")["name"], "measure": tables["measures"].set_index("measure_id")["name"],
-             "event": tables["events"].set_index("event_id")["name"]}
-    for column, mapping in names.items():
+    for column, mapping in id_names(tables).items():
         if column in out:
             out[f"{column.removesuffix('_id')}_name"] = out[column].map(mapping).fillna(out[column])
     lead = ["level", *group, "study_id", "study_label", "publication_id", "n_events", "n_evaluable", "proportion", "timepoint_months"]

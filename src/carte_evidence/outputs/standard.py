@@ -9,7 +9,7 @@ import pandas as pd
 
 from carte_evidence.outputs.render import to_markdown
 from carte_evidence.analysis.summary import (
-    GROUP_FIELDS, NOT_COUNTED, POOLED_COLUMNS, _with_group_columns, analysis_rows, counts, pool, timeline,
+    GROUP_FIELDS, NOT_COUNTED, POOLED_COLUMNS, _with_group_columns, analysis_rows, counts, id_names, pool, timeline,
 )
 
 TRIAL_TABLE_FIELDS = ("disease", "target", "modality", "phase", "status", "country", "sponsor_type", "start_year")
@@ -107,10 +107,8 @@ def standard_tables(tables, results: pd.DataFrame | None = None, certainty: pd.D
 def with_names(frame: pd.DataFrame, tables) -> pd.DataFrame:
     """The frame with a name column beside each id column a reader would not recognise
     (disease, measure, event): ids stay for programs, names are for people."""
-    names = {"disease": tables["diseases"].set_index("disease_id")["name"], "disease_id": tables["diseases"].set_index("disease_id")["name"],
-             "measure": tables["measures"].set_index("measure_id")["name"], "event": tables["events"].set_index("event_id")["name"]}
     frame = frame.copy()
-    for column, mapping in names.items():
+    for column, mapping in id_names(tables).items():
         name = f"{column.removesuffix('_id')}_name"
         if column in frame.columns and name not in frame.columns:
             frame.insert(frame.columns.get_loc(column) + 1, name, frame[column].map(mapping).fillna(frame[column]))
