@@ -44,3 +44,11 @@ def site_dir(tmp_path_factory) -> Path:
     from carte_evidence.outputs.site import build_site
 
     return build_site(load(REAL), tmp_path_factory.mktemp("site") / "site", package=REAL / "datapackage.json")
+
+
+@pytest.fixture(scope="session")
+def real_tables() -> dict:
+    """The shipped package's tables, loaded once per test session (read them, never modify)."""
+    from carte_evidence import load
+
+    return load(REAL)

@@ -96,3 +96,24 @@ def test_counts_by_two_fields(mini):
     table = counts(load(mini), ["disease", "target"])
     rows = {(r.disease, r.target): (r.studies, r.patients) for r in table.itertuples()}
     assert rows == {("sle", "CD19"): (1, 10), ("sle", "BCMA"): (1, 5), ("ssc", "CD19"): (1, 4), ("mg", "CD19"): (1, 1)}
+
+
+def test_report_selection_falls_back_to_another_report_of_the_study(real_tables):
+    """YTB323: the primary publication (a biomarker abstract) gives no CRS; the LSM 2024 abstract
+    of the same trial does (4 of 6). One report per study either way."""
+    both = analysis_rows(real_tables, "safety")
+    primary = analysis_rows(real_tables, "safety", report_selection="primary")
+    crs = both[(both["event"] == "crs") & (both["grade"] == "any") & (both["study_id"] == "ytb323-sle")]
+    assert crs[["publication_id", "n_events", "n_evaluable"]].values.tolist() == [["ytb323-2024-lsm", 4, 6]]
+    assert primary[(primary["study_id"] == "ytb323-sle") & (primary["event"] == "crs")].empty
+    # Where the primary publication gives the number, it is the one used.
+    erl = both[(both["study_id"] == "erlangen-cd19car") & (both["event"] == "crs") & (both["grade"] == "any")]
+    assert set(erl["publication_id"]) == {"muller-2024-nejm"}
+    # Never two reports of one study in one analysis.
+    assert not both.duplicated(["study_id", "disease_id", "targets", "event", "grade"]).any()
+    assert len(both) > len(primary)
+
+
+def test_report_selection_unknown_value_is_refused(real_tables):
+    with pytest.raises(ValueError, match="report_selection must be one of"):
+        analysis_rows(real_tables, "safety", report_selection="newest")

@@ -10,16 +10,47 @@ from carte_evidence.package.schema import table_schema
 HEADLINE_SAFETY = {("crs", "any"): "crs_any", ("crs", ">=3"): "crs_ge3", ("icans", "any"): "icans_any", ("icans", ">=3"): "icans_ge3"}
 
 
-def primary_rows(rows: pd.DataFrame, tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """Keep the rows read from each arm's study's primary publication.
+REPORT_SELECTIONS = ("primary", "primary_then_latest")
 
-    This is the rule that keeps patients from being counted twice: every summary uses one
-    report per study.
+
+def report_order(publications: pd.DataFrame) -> pd.Series:
+    """Rank of each publication from earliest to latest (year, then release date, then data cut-off)."""
+    order = publications[["publication_id", "year", "published_date", "data_cutoff"]].copy()
+    order["year"] = order["year"].astype("Float64").fillna(0)
+    for column in ("published_date", "data_cutoff"):
+        order[column] = order[column].astype("string").fillna("")
+    order = order.sort_values(["year", "published_date", "data_cutoff", "publication_id"], kind="stable")
+    return pd.Series(range(len(order)), index=order["publication_id"].to_numpy())
+
+
+def one_report(rows: pd.DataFrame, tables: dict[str, pd.DataFrame], keys: list[str], selection: str | None = None) -> pd.DataFrame:
+    """Per study and key (measure, or event x grade): the rows of one report.
+
+    The study's primary publication when it gives that key; otherwise (``selection`` =
+    ``primary_then_latest``, the analysis plan's default) the latest other report of the study
+    that does. So each study counts once per analysis (its patients are never added up across
+    reports), and a number the primary publication does not give still counts.
     """
-    arms = tables["arms"][["arm_id", "study_id"]]
-    primary = tables["studies"][["study_id", "primary_publication_id"]]
-    keyed = rows.merge(arms, on="arm_id", how="left").merge(primary, on="study_id", how="left")
-    return rows[(keyed["publication_id"] == keyed["primary_publication_id"]).fillna(False).to_numpy()]
+    from carte_evidence.analysis.plan import load_plan
+
+    selection = selection or load_plan()["report_selection"]
+    if selection not in REPORT_SELECTIONS:
+        raise ValueError(f"report_selection must be one of {', '.join(REPORT_SELECTIONS)}, not {selection!r}")
+    if rows.empty:
+        return rows
+    arms = tables["arms"].set_index("arm_id")["study_id"]
+    primary = tables["studies"].set_index("study_id")["primary_publication_id"]
+    rank = report_order(tables["publications"])
+    study = rows["arm_id"].map(arms)
+    cand = pd.DataFrame({"study_id": study.to_numpy(), "publication_id": rows["publication_id"].to_numpy(),
+                         **{k: rows[k].to_numpy() for k in keys}})
+    cand["_primary"] = (cand["publication_id"] == cand["study_id"].map(primary)).fillna(False).astype(bool)
+    cand["_rank"] = cand["publication_id"].map(rank).fillna(-1)
+    group = ["study_id", *keys]
+    best = cand[cand["_primary"]] if selection == "primary" else cand
+    best = best.sort_values(["_primary", "_rank"], kind="stable").drop_duplicates(group, keep="last")
+    chosen = cand.merge(best[[*group, "publication_id"]].assign(_keep=True), on=[*group, "publication_id"], how="left")
+    return rows[chosen["_keep"].fillna(False).astype(bool).to_numpy()]
 
 
 def latest(rows: pd.DataFrame, by: list[str]) -> pd.DataFrame:
@@ -31,9 +62,9 @@ def latest(rows: pd.DataFrame, by: list[str]) -> pd.DataFrame:
 
 
 def headline_outcomes(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """Per arm: the best-ranked binary measure of the primary publication at its latest timepoint."""
+    """Per arm: the best-ranked binary measure (one report per study and measure) at its latest timepoint."""
     measures = tables["measures"][["measure_id", "kind", "headline_rank"]]
-    rows = primary_rows(tables["outcomes"], tables).merge(measures, left_on="measure", right_on="measure_id")
+    rows = one_report(tables["outcomes"], tables, ["measure"]).merge(measures, left_on="measure", right_on="measure_id")
     rows = rows[(rows["kind"] == "binary") & rows["headline_rank"].notna() & rows["n_evaluable"].notna()]
     best = rows.groupby("arm_id")["headline_rank"].transform("min")
     rows = latest(rows[rows["headline_rank"] == best], ["arm_id"])
@@ -43,11 +74,11 @@ def headline_outcomes(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
 
 
 def headline_safety(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """Per arm: CRS and ICANS counts (any grade, grade >= 3) of the primary publication, harmonised."""
+    """Per arm: CRS and ICANS counts (any grade, grade >= 3), one report per study and grade, harmonised."""
     from carte_evidence.analysis.harmonise import harmonised_adverse_events
 
     # Harmonised: a report giving CRS per grade shows its any-grade and >= 3 counts here too.
-    ae = primary_rows(harmonised_adverse_events(tables["adverse_events"]), tables)
+    ae = one_report(harmonised_adverse_events(tables["adverse_events"]), tables, ["event", "grade"])
     out = pd.DataFrame({"arm_id": tables["arms"]["arm_id"]})
     for (event, grade), prefix in HEADLINE_SAFETY.items():
         sel = ae[(ae["event"] == event) & (ae["grade"] == grade)].drop_duplicates("arm_id", keep="last")

@@ -14,7 +14,7 @@ import pandas as pd
 import yaml
 
 from carte_evidence.package.paths import schemas_dir
-from carte_evidence.analysis.derived import primary_rows
+from carte_evidence.analysis.derived import one_report
 
 
 def load_rubric(path: str | Path | None = None) -> dict[str, Any]:
@@ -44,7 +44,7 @@ def study_facts(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     facts["design"] = studies["design"]
     facts["n_treated"] = disjoint.groupby("study_id")["n_treated"].sum(min_count=1).reindex(facts.index)
     follow = arms.groupby("study_id")["followup_months_median"].max().reindex(facts.index)
-    outcomes = primary_rows(tables["outcomes"], tables).merge(arms[["arm_id", "study_id"]], on="arm_id")
+    outcomes = one_report(tables["outcomes"], tables, ["measure"]).merge(arms[["arm_id", "study_id"]], on="arm_id")
     last_timepoint = outcomes.groupby("study_id")["timepoint_months"].max().reindex(facts.index)
     facts["followup_months"] = follow.fillna(last_timepoint)
     validated = tables["measures"].set_index("measure_id")["validated"].fillna(False)
@@ -52,7 +52,7 @@ def study_facts(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     facts["outcome_ascertainment"] = pd.Series("no outcome", index=facts.index, dtype="string")
     facts.loc[facts.index.isin(outcomes["study_id"]), "outcome_ascertainment"] = "other outcome"
     facts.loc[has_valid[has_valid].index, "outcome_ascertainment"] = "validated instrument"
-    ae = primary_rows(tables["adverse_events"], tables).merge(arms[["arm_id", "study_id"]], on="arm_id")
+    ae = one_report(tables["adverse_events"], tables, ["event", "grade"]).merge(arms[["arm_id", "study_id"]], on="arm_id")
     ae = ae[ae["n_evaluable"].notna()]
     graded = ae[ae["event"].isin(["crs", "icans"]) & ae["grading_system"].notna()].groupby("study_id")["event"].nunique()
     facts["safety_reporting"] = pd.Series("none", index=facts.index, dtype="string")

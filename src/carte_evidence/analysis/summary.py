@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from carte_evidence.analysis import filters as flt
-from carte_evidence.analysis.derived import latest, primary_rows
+from carte_evidence.analysis.derived import latest, one_report
 from carte_evidence.analysis.harmonise import harmonised_adverse_events
 from carte_evidence.analysis.plan import load_plan
 from carte_evidence.analysis.stats import clopper_pearson, glmm_logit, reml_logit
@@ -112,30 +112,34 @@ def _in_window(rows: pd.DataFrame, by: list[str], months: float, plus_minus: flo
 
 
 def analysis_rows(tables: dict[str, pd.DataFrame], kind: str = "outcome", timepoint: str | float | None = None,
-                  mixed_disease_arms: bool | None = None) -> pd.DataFrame:
+                  mixed_disease_arms: bool | None = None, report_selection: str | None = None) -> pd.DataFrame:
     """One row per study x disease x target x (measure | event, grade): events / evaluable.
 
-    Rows come from the study's primary publication; arms of one study that share disease and
+    Rows come from one report per study and measure (or event x grade): the primary publication,
+    or where it gives none, the latest report that does. Arms of one study that share disease and
     target (dose levels) are added up. Oncologic-indication studies are left out. Outcomes are
     taken at the latest timepoint, or (``timepoint`` = months) at the one closest to it within the
     analysis plan's window; adverse events are harmonised first (derived any-grade and >= 3 rows,
     ``value_source = derived``). Whole-cohort arms of mixed diseases count for safety and not for
-    efficacy unless ``mixed_disease_arms`` says otherwise.
+    efficacy unless ``mixed_disease_arms`` says otherwise. ``report_selection`` overrides the
+    plan's choice of report (``primary`` or ``primary_then_latest``).
     """
     plan = load_plan()
     if kind == "outcome":
         binary = tables["measures"].loc[tables["measures"]["kind"] == "binary", "measure_id"]
-        rows = primary_rows(tables["outcomes"], tables)
+        rows = tables["outcomes"]
         rows = rows[rows["measure"].isin(binary) & rows["n_evaluable"].notna() & rows["n_events"].notna()]
         if timepoint in (None, "latest"):
-            rows = latest(rows, ["arm_id", "measure"])
+            rows = latest(one_report(rows, tables, ["measure"], report_selection), ["arm_id", "measure"])
         else:
             window = plan["efficacy"]["windows"][plan["efficacy"]["main_window"]]
-            rows = _in_window(rows, ["arm_id", "measure"], float(timepoint), float(window["plus_minus"]))
+            months, plus_minus = float(timepoint), float(window["plus_minus"])
+            inside = rows[((rows["timepoint_months"].astype("Float64") - months).abs() <= plus_minus).fillna(False).to_numpy()]
+            rows = _in_window(one_report(inside, tables, ["measure"], report_selection), ["arm_id", "measure"], months, plus_minus)
         keys = ["measure"]
         mixed = plan["efficacy"]["mixed_disease_arms"] if mixed_disease_arms is None else mixed_disease_arms
     else:
-        rows = primary_rows(harmonised_adverse_events(tables["adverse_events"]), tables)
+        rows = one_report(harmonised_adverse_events(tables["adverse_events"]), tables, ["event", "grade"], report_selection)
         rows = rows.drop_duplicates(["arm_id", "event", "grade"], keep="last")
         keys = ["event", "grade"]
         mixed = plan["safety"]["mixed_disease_arms"] if mixed_disease_arms is None else mixed_disease_arms
