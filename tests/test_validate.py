@@ -42,7 +42,7 @@ BAD_INPUTS = [
     pytest.param("outcomes.csv", "All 5 in DORIS remission.", "=SUM(A1)", 2, "quote", "formula-prefix", id="spreadsheet formula"),
     pytest.param("products.csv", "prod-b,Product B,,,CAR-T,BCMA,,,,allogeneic,Hand-built test record", "prod-b,Product B,CAR-T", 3, None, "malformed-row", id="malformed row"),
     pytest.param("publications.csv", "one-2024-b,study-one,one-2023-a", "one-2024-b,study-one,two-2023-a", 3, "supersedes", "supersedes-same-study", id="supersedes across studies"),
-    pytest.param("studies.csv", "two-2023-a,,,false", "one-2024-b,,,false", 3, "primary_publication_id", "primary-publication-of-study", id="primary publication of another study"),
+    pytest.param("studies.csv", "two-2023-a,,,,false", "one-2024-b,,,,false", 3, "primary_publication_id", "primary-publication-of-study", id="primary publication of another study"),
     pytest.param("outcomes.csv", "study-one.sle.o2,study-one.sle,one-2024-b,abstract,doris_remission,12,month 12,10,8", "study-one.sle.o2,study-one.sle,one-2024-b,abstract,doris_remission,12,month 12,11,8", 3, "n_evaluable", "evaluable-le-treated", id="n_evaluable > n_treated"),
     pytest.param("publications.csv", "Alpha,2023,", "Alpha,2999,", 2, "year", "not-in-future", id="year in the future"),
     pytest.param("arms.csv", "study-one.sle,", "Study One.sle,", 2, "arm_id", "pattern", id="ill-formed id"),
@@ -53,7 +53,7 @@ BAD_INPUTS = [
     pytest.param("trials.csv", "ChiCTR2300000001,chictr", "ChiCTR2300000001,clinicaltrials.gov", 3, "trial_id", "registry-format", id="registry id of another registry"),
     pytest.param("trials.csv", "academic,sle lupus-nephritis,", "academic,sle lupus-nefritis,", 3, "disease_ids", "list-foreign-key", id="unknown disease in a list"),
     pytest.param("studies.csv", "academic,NCT00000001,", "academic,NCT00000009,", 2, "registry_id", "foreign-key", id="study registry id not in trials"),
-    pytest.param("studies.csv", "one-2024-b,,,true", "one-2024-b,study-two,possible,true", 2, "overlaps_with", "overlap-symmetric", id="overlap listed one way only"),
+    pytest.param("studies.csv", "one-2024-b,,,,true", "one-2024-b,study-two,possible,,true", 2, "overlaps_with", "overlap-symmetric", id="overlap listed one way only"),
 ]
 
 
