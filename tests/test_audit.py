@@ -21,7 +21,7 @@ def by_check(frame: pd.DataFrame) -> pd.DataFrame:
 
 def test_every_target_is_reported_with_its_share(real_tables):
     frame = by_check(audit(real_tables))
-    assert list(frame.index) == ["identifiers", "secondary_numbers", "crs_usable", "icans_usable", "headline_efficacy", "double_counted"]
+    assert list(frame.index) == ["identifiers", "other_identifiers", "secondary_numbers", "crs_usable", "icans_usable", "headline_efficacy", "double_counted"]
     assert (frame["share"] - (frame["count"] / frame["of"])).abs().max() < 1e-4
     # What is listed is what falls short: for "at least" targets the records lacking it.
     ids = frame.loc["identifiers"]
@@ -36,6 +36,14 @@ def test_identifier_and_secondary_counts_follow_the_data(mini):
     after = by_check(audit(load(mini)))
     assert after.loc["identifiers", "count"] == before.loc["identifiers", "count"] - 1
     assert "three-2022-a" in after.loc["identifiers", "missing"].split()
+
+
+def test_other_publications_need_a_congress_number_or_date(mini):
+    before = by_check(audit(load(mini))).loc["other_identifiers"]
+    assert "one-2023-a" not in before["missing"].split()  # an abstract with a DOI
+    edit(mini / "data" / "publications.csv", "one-2023-a,study-one,,10.1000/one.a,10000001,,NCT00000001,", "one-2023-a,study-one,,,,,,")
+    after = by_check(audit(load(mini))).loc["other_identifiers"]
+    assert after["count"] == before["count"] - 1 and "one-2023-a" in after["missing"].split()
 
 
 def test_secondary_share_counts_secondary_rows(mini):

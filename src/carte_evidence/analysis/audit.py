@@ -71,6 +71,9 @@ def audit(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     peer = pubs[pubs["peer_reviewed"].fillna(False).astype(bool)]
     has_id = peer["doi"].notna() | peer["pmid"].notna()
     rows.append(_row("identifiers", targets["identifiers"], int(has_id.sum()), len(peer), list(peer.loc[~has_id, "publication_id"])))
+    other = pubs[~pubs["peer_reviewed"].fillna(False).astype(bool)]
+    named = other[["congress", "abstract_number", "registry_ids", "published_date", "doi", "pmid"]].notna().any(axis=1)
+    rows.append(_row("other_identifiers", targets["other_identifiers"], int(named.sum()), len(other), list(other.loc[~named, "publication_id"])))
     numbers = pd.concat([tables["outcomes"][["outcome_id", "value_source"]].rename(columns={"outcome_id": "id"}),
                          tables["adverse_events"][["ae_id", "value_source"]].rename(columns={"ae_id": "id"})])
     secondary = numbers["value_source"].eq("secondary_source").fillna(False)
