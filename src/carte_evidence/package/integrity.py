@@ -212,6 +212,8 @@ def quote_problems(parsed: dict, reviewed: set[tuple[str, str, str]] | None = No
     found = []
     for table, rows, column in unquoted_rows(tables):
         t, frame = parsed[table], tables[table]
+        if not len(rows):
+            continue
         if table not in first_line:
             # The line of the first row with the row's id (as the report has always named it).
             id_codes, _ = pd.factorize(frame[ID[table]])

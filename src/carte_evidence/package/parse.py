@@ -201,7 +201,9 @@ def read_table(name: str, path: Path, schema: dict[str, Any], display: str) -> P
         problems.append(Problem(display, int(lines[i]), None, None, "blank-row", "the row is blank (no value in any column)", "remove it (or run `carte fmt`)"))
     if blank.any():
         table, lines = table.filter(pa.array(~blank)), lines[~blank]
-    typed, type_problems = type_columns(table, schema, lines, display)
+    handed = [table]  # handed over: type_columns frees each column's text once typed
+    del table
+    typed, type_problems = type_columns(handed.pop(), schema, lines, display)
     problems.extend(type_problems)
     return ParsedTable(name, display, typed, lines, problems)
 
