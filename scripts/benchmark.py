@@ -319,14 +319,17 @@ def run(sizes: list[int], invalid_rows: int, repeat: int, frictionless_max: int,
     """Time carte and frictionless on the shipped package and each size; the results as a dict."""
     results = {"machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
                            "cpus": os.cpu_count(), "python": platform.python_version()}, "cases": []}
-    try:
-        import pandas
-        import pandera
-        import pyarrow
+    # Versions from the installed metadata, not by importing them: a child's peak memory counts
+    # its parent's size at the fork, so this process must stay small.
+    from importlib.metadata import PackageNotFoundError, version
 
-        results["machine"]["versions"] = {"pandas": pandas.__version__, "pandera": pandera.__version__, "pyarrow": pyarrow.__version__}
-    except ImportError:  # pragma: no cover
-        pass
+    versions = {}
+    for name in ("pandas", "pandera", "pyarrow", "frictionless"):
+        try:
+            versions[name] = version(name)
+        except PackageNotFoundError:  # pragma: no cover
+            pass
+    results["machine"]["versions"] = versions
     help_run = _median_run(_carte("--help"), repeat, timeout)
     results["carte_help_s"] = help_run.get("wall_s")
     log(f"carte --help: {help_run.get('wall_s', float('nan')):.2f} s")
@@ -354,6 +357,8 @@ def run(sizes: list[int], invalid_rows: int, repeat: int, frictionless_max: int,
         c, f = carte.get("wall_s"), case.get("frictionless", {}).get("wall_s")
         case["carte_rows_per_s"] = case["rows"] / c if c else None
         case["ratio_frictionless_over_carte"] = f / c if c and f else None
+        cc, fc = carte.get("cpu_s"), case.get("frictionless", {}).get("cpu_s")
+        case["cpu_ratio_frictionless_over_carte"] = fc / cc if cc and fc else None  # steadier than wall time on a busy machine
         case["carte_peak_over_csv"] = carte.get("peak_mib", 0) / case["csv_mib"] if case["csv_mib"] else None
         results["cases"].append(case)
         log(_line(case))
@@ -374,7 +379,8 @@ def _line(case: dict) -> str:
     c, f = case["carte"], case.get("frictionless", {})
     return (f"{case['case']:<20} rows {case['rows']:>10,}  csv {case['csv_mib']:8.1f} MiB | carte {_fmt(c.get('wall_s'), '7.2f')} s "
             f"{_fmt(c.get('peak_mib'), '7.0f')} MiB (exit {c.get('exit', '-')}) | frictionless {_fmt(f.get('wall_s'), '7.2f')} s "
-            f"{_fmt(f.get('peak_mib'), '7.0f')} MiB | ratio {_fmt(case['ratio_frictionless_over_carte'], '5.1f')}x | "
+            f"{_fmt(f.get('peak_mib'), '7.0f')} MiB | ratio {_fmt(case['ratio_frictionless_over_carte'], '5.1f')}x "
+            f"(CPU {_fmt(case.get('cpu_ratio_frictionless_over_carte'), '.1f')}x) | "
             f"{_fmt(case['carte_rows_per_s'], ',.0f')} rows/s | peak/csv {_fmt(case['carte_peak_over_csv'], '.2f')}")
 
 

@@ -25,10 +25,17 @@ def validate(
 
     Exit 0 if valid, 1 if not.
     """
-    from carte_evidence.outputs.problem_report import render_problems
-    from carte_evidence.package.validate import validate as run
+    import gc
 
-    report = run(path)
+    gc.disable()  # while pandas and pandera are imported too (see package.validate.gc_paused)
+    try:
+        from carte_evidence.package.validate import validate as run
+
+        report = run(path)
+    finally:
+        gc.enable()
+    from carte_evidence.outputs.problem_report import render_problems
+
     base = report.package.parent
     try:
         base = base.resolve().relative_to(Path.cwd().resolve())

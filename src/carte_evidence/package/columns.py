@@ -290,6 +290,8 @@ def type_columns(table, schema: dict[str, Any], lines: np.ndarray, display: str)
     problems: list[Problem] = []
     arrays, names = [], []
     n = table.num_rows
+    text = None
+    field_names = [f["name"] for f in schema["fields"]]
     for f in schema["fields"]:
         name, ftype = f["name"], f["type"]
         target = getattr(pa, ARROW_TYPES.get(ftype, "string"))()
@@ -298,6 +300,10 @@ def type_columns(table, schema: dict[str, Any], lines: np.ndarray, display: str)
             arrays.append(pa.nulls(n, target))
             continue
         text = table.column(name).combine_chunks()
+        # The column's text is held by ``text`` now: let the table drop it (when the caller handed the
+        # table over, its chunks are freed as each column is typed, not all at the end).
+        if field_names.count(name) == 1:
+            table = table.drop_columns([name])
         suspect = _suspects(text, f, ftype)
         usable = ~suspect & (np.diff(_layout(text)[0]) > 0)
         typed = _fast_typed(text, ftype, usable)
@@ -311,6 +317,22 @@ def type_columns(table, schema: dict[str, Any], lines: np.ndarray, display: str)
             replacement = pa.array(col.iloc[: len(rows)], from_pandas=True).cast(target)
             typed = pc.replace_with_mask(typed, pa.array(suspect), replacement)
         arrays.append(typed)
-    frame = pa.Table.from_arrays(arrays, names=names).to_pandas(types_mapper=_pandas_dtype) if names else pd.DataFrame(index=pd.RangeIndex(n))
-    frame.index = pd.RangeIndex(n)
+    del table, text  # the last references to the text
+    frame = _to_pandas(arrays, names, n)
     return frame, problems
+
+
+def _to_pandas(arrays: list, names: list[str], n: int) -> pd.DataFrame:
+    """The typed arrow columns as a DataFrame of pandas' nullable dtypes, converted one column at a
+    time and each arrow column released once converted (as ``Table.to_pandas`` with
+    ``_pandas_dtype`` gives them, without holding both copies of the whole table)."""
+    if not names:
+        return pd.DataFrame(index=pd.RangeIndex(n))
+    columns = {}
+    for i, name in enumerate(names):
+        array, arrays[i] = arrays[i], None
+        columns[name] = pd.Series(_pandas_dtype(array.type).__from_arrow__(array), index=pd.RangeIndex(n), name=name, copy=False)
+        del array
+    frame = pd.DataFrame(columns, copy=False)
+    frame.index = pd.RangeIndex(n)
+    return frame

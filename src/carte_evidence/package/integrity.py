@@ -16,6 +16,7 @@ REGENERATE = "run `python scripts/generate_datapackage.py` (it writes datapackag
 # Field properties that must equal the generated ones (descriptions may be edited freely).
 COMPARED = ("type", "format", "constraints", "trueValues", "falseValues")
 QUOTED_TABLES = ("outcomes", "adverse_events")  # a row with a number there needs a quote
+QUOTED_ORDER = {"arms": 0, "outcomes": 1, "adverse_events": 2}  # the order of provenance.CHECKED
 
 
 def descriptor_shape(descriptor: Any, display: str) -> list[Problem]:
@@ -190,7 +191,7 @@ def reviewed_quotes() -> set[tuple[str, str, str]]:
 def quote_problems(parsed: dict, reviewed: set[tuple[str, str, str]] | None = None) -> list[Problem]:
     """The one rule: every outcome and adverse-event row with a number has a quote, and each
     number can be read in its quote (or is reviewed, or ``value_source`` says it was derived)."""
-    from carte_evidence.package.provenance import CHECKED, ID, unquoted_values
+    from carte_evidence.package.provenance import CHECKED, ID, unquoted_rows
 
     needed = ("studies", *CHECKED)
     if any(name not in parsed or not parsed[name].readable for name in needed):
@@ -207,20 +208,30 @@ def quote_problems(parsed: dict, reviewed: set[tuple[str, str, str]] | None = No
         for i in np.flatnonzero(has_number & no_quote):
             out.append(Problem(parsed[table].file, int(lines[i]), "quote", None, "quote-missing",
                                "the row has a number but no verbatim quote", "copy the sentence the number was read from into quote"))
-    unquoted = unquoted_values(tables)
-    first_row: dict[str, dict] = {}  # id -> first row position, per table (built once, not a scan per problem)
-    for row in unquoted.to_dict("records"):
-        if (row["table"], row["id"], row["column"]) in reviewed or row["quote"] == "":
+    first_line: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    found = []
+    for table, rows, column in unquoted_rows(tables):
+        t, frame = parsed[table], tables[table]
+        if not len(rows):
             continue
-        t = parsed[row["table"]]
-        if row["table"] not in first_row:
-            ids = t.frame[ID[row["table"]]].tolist()
-            first_row[row["table"]] = {v: i for i, v in reversed(list(enumerate(ids))) if v is not None and v == v}
-        hit = first_row[row["table"]].get(row["id"])
-        line = int(t.lines[hit]) if hit is not None else None
-        value = row["value"]
-        value = str(int(value)) if float(value) == int(value) else str(value)
-        out.append(Problem(t.file, line, row["column"], value, "quote",
-                           "the number cannot be found in the row's quote",
-                           "quote the sentence that states it; if it was derived, set value_source and explain in notes"))
-    return out
+        if table not in first_line:
+            # The line of the first row with the row's id (as the report has always named it).
+            id_codes, _ = pd.factorize(frame[ID[table]])
+            codes, first = np.unique(id_codes, return_index=True)
+            lines = np.full(len(id_codes) + 1, -1, dtype=np.int64)  # by code; -1 (no id): no line
+            lines[codes[codes >= 0]] = t.lines[first[codes >= 0]]
+            first_line[table] = id_codes, lines
+        id_codes, lines = first_line[table]
+        ids = frame[ID[table]].iloc[rows].tolist()
+        quotes = frame["quote"].iloc[rows].tolist()
+        values = frame[column].iloc[rows].tolist()
+        for row, id_, quote, value in zip(rows.tolist(), ids, quotes, values):
+            if quote is None or quote is pd.NA or quote != quote or str(quote) == "" or (table, id_, column) in reviewed:
+                continue
+            line = int(lines[id_codes[row]]) if id_codes[row] >= 0 else None
+            value = str(int(value)) if float(value) == int(value) else str(value)
+            found.append(((QUOTED_ORDER[table], row, CHECKED[table].index(column)), Problem(
+                t.file, line, column, value, "quote", "the number cannot be found in the row's quote",
+                "quote the sentence that states it; if it was derived, set value_source and explain in notes")))
+    found.sort(key=lambda f: f[0])  # row by row, as the rows are read
+    return out + [p for _, p in found]

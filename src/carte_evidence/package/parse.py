@@ -17,6 +17,7 @@ from carte_evidence.package.problems import Problem
 from carte_evidence.package.schema import PANDAS_DTYPES
 
 BOM = b"\xef\xbb\xbf"
+BLOCK = 1 << 22  # bytes pyarrow parses at once
 
 
 @dataclass
@@ -146,17 +147,28 @@ def read_table(name: str, path: Path, schema: dict[str, Any], display: str) -> P
         bad_rows.append((row.number, row.actual_columns, row.text))
         return "skip"
 
-    try:
-        table = pacsv.read_csv(
+    def parse(block_size: int):
+        bad_rows.clear()
+        return pacsv.read_csv(
             pa.BufferReader(raw),  # zero-copy: io.BytesIO would be copied into the reader
-            # one thread: row numbers; one block: a field of any size (the file is bounded) parses
-            read_options=pacsv.ReadOptions(use_threads=False, block_size=max(1 << 20, len(raw) + 1)),
+            # one thread: row numbers of the malformed rows
+            read_options=pacsv.ReadOptions(use_threads=False, block_size=block_size),
             parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid, ignore_empty_lines=False, newlines_in_values=True),
             convert_options=pacsv.ConvertOptions(
                 column_types={h: pa.string() for h in header}, strings_can_be_null=False, quoted_strings_can_be_null=False,
                 check_utf8=False,  # checked above, once for the whole file
             ),
         )
+
+    try:
+        try:
+            # Blocks of 4 MiB: 3-5x faster on large files than one block of the whole file
+            # (same rows and row numbers).
+            table = parse(BLOCK)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            if len(raw) < BLOCK:
+                raise
+            table = parse(max(BLOCK, len(raw) + 1))  # one block: a field of any size (the file is bounded)
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
         problems.append(Problem(display, None, None, None, "malformed-csv", f"the CSV cannot be parsed ({str(exc).splitlines()[0][:120]})", "check quotes and line breaks inside fields"))
         return unreadable()
@@ -189,7 +201,9 @@ def read_table(name: str, path: Path, schema: dict[str, Any], display: str) -> P
         problems.append(Problem(display, int(lines[i]), None, None, "blank-row", "the row is blank (no value in any column)", "remove it (or run `carte fmt`)"))
     if blank.any():
         table, lines = table.filter(pa.array(~blank)), lines[~blank]
-    typed, type_problems = type_columns(table, schema, lines, display)
+    handed = [table]  # handed over: type_columns frees each column's text once typed
+    del table
+    typed, type_problems = type_columns(handed.pop(), schema, lines, display)
     problems.extend(type_problems)
     return ParsedTable(name, display, typed, lines, problems)
 

@@ -37,7 +37,8 @@ def _read_yaml(path: str) -> dict[str, Any]:
 
 @lru_cache(maxsize=None)
 def _read_yaml_cached(path: str, mtime: int) -> dict[str, Any]:
-    return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    # libyaml's loader when PyYAML has it: the same data, 10x faster than the Python one.
+    return yaml.load(Path(path).read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
 def field_metadata(directory: Path | None = None) -> dict[str, dict[str, Any]]:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import json
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -117,12 +119,43 @@ def _pandera_problems(schema, frame: pd.DataFrame, parsed: ParsedTable, fields: 
     return problems
 
 
+def release_memory() -> None:
+    """Give the memory pyarrow has freed back to the system (its allocator keeps it otherwise, and
+    numpy and pandas, which allocate elsewhere, cannot reuse it): keeps the peak down between
+    the steps of a large validation."""
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
+
+
+@contextmanager
+def gc_paused():
+    """Python's cycle collector off for a while (restored after).
+
+    Validation allocates many objects (pandera's schemas, imports, the report) and frees them
+    by reference counting; the collector's passes over the whole heap cost about 10% of a
+    `carte validate` and find little. Cycles made meanwhile are collected once it is back on.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def validate(path: str | Path | None = None, today: dt.date | None = None) -> ValidationReport:
     """Validate a data package (a datapackage.json or its folder; see :func:`resolve_package`).
 
     Returns a :class:`ValidationReport` holding every problem found (empty when valid) and the
     typed tables. Never raises on bad data.
     """
+    with gc_paused():
+        return _validate(path, today)
+
+
+def _validate(path: str | Path | None, today: dt.date | None) -> ValidationReport:
     package = resolve_package(path)
     report = ValidationReport(package)
     try:
@@ -149,9 +182,11 @@ def validate(path: str | Path | None = None, today: dt.date | None = None) -> Va
         display = str(Path(res["path"]))
         parsed[res["name"]] = table = read_table(res["name"], file, res["schema"], display)
         report.problems.extend(table.problems)
+        release_memory()
     tables = {name: t.frame for name, t in parsed.items()}
     unreadable = frozenset(name for name, t in parsed.items() if not t.readable)
     rules = rule_checks(tables, descriptor, today, unreadable)
+    release_memory()
     fields_of = {}
     for res in resources:
         table = parsed.get(res["name"])
@@ -164,6 +199,7 @@ def validate(path: str | Path | None = None, today: dt.date | None = None) -> Va
             report.problems.append(unusable)
             continue
         report.problems.extend(_pandera_problems(schema, table.frame, table, fields))
+        release_memory()
     report.problems.extend(integrity.quote_problems(parsed))
     report.problems = triage(report.problems, parsed, fields_of)
     report.tables = tables
