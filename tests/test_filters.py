@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
 import pytest
 from typer.testing import CliRunner
 
@@ -117,3 +120,28 @@ def test_out_file_is_kept_unless_force(tmp_path):
     assert target.read_text(encoding="utf-8") == "my own notes\n"
     forced = runner.invoke(app, ["summary", "--format", "csv", "--out", str(target), "--force"])
     assert forced.exit_code == 0 and target.read_text(encoding="utf-8").startswith("disease,")
+
+
+def _naive_conflicts(ae):
+    from carte_evidence.analysis.harmonise import REPORT, derived_rows
+
+    derived = derived_rows(ae)
+    both = ae.merge(derived, on=[*REPORT, "grade"], suffixes=("", "_derived"))
+    bad = both[(both["n_events"] != both["n_events_derived"]) | (both["n_evaluable"] != both["n_evaluable_derived"])]
+    return sorted(bad["ae_id"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["a", "b", "c"]), st.sampled_from(["crs", "icans", "infection"]),
+                          st.sampled_from(["1", "2", "3", "4", "5", ">=2", ">=3", "any"]), st.integers(0, 6),
+                          st.sampled_from([10, 10, 10, 12])), max_size=12))
+def test_conflicts_skip_only_reports_that_cannot_disagree(rows):
+    """conflicts() leaves out single-row reports and reports without a recorded 'any'/'>=3' row;
+    on random reports it finds exactly what deriving every report would find."""
+    from carte_evidence.analysis.harmonise import conflicts
+
+    ae = pd.DataFrame([{"ae_id": f"x.ae{i}", "arm_id": arm, "publication_id": "p", "event": event, "grade": grade,
+                        "n_events": n, "n_evaluable": d} for i, (arm, event, grade, n, d) in enumerate(rows)],
+                      columns=["ae_id", "arm_id", "publication_id", "event", "grade", "n_events", "n_evaluable"])
+    ae = ae.astype({"n_events": "Int64", "n_evaluable": "Int64"})
+    assert sorted(conflicts(ae)["ae_id"]) == _naive_conflicts(ae)

@@ -118,6 +118,14 @@ def harmonised_adverse_events(adverse_events: pd.DataFrame, rules: dict[str, Any
 
 def conflicts(adverse_events: pd.DataFrame, rules: dict[str, Any] | None = None) -> pd.DataFrame:
     """Recorded rows whose count disagrees with the value derived from the same report's other rows."""
+    rules = rules or load_rules()
+    # Only a report with a recorded target grade ('any', '>=3') and at least one other row can
+    # disagree with itself; leaving the others out keeps this cheap on large packages.
+    ae = adverse_events[adverse_events["event"].isin(rules["graded_events"])]
+    keys = [ae[k] for k in REPORT]
+    size = ae.groupby(keys, dropna=False)["grade"].transform("size")
+    has_target = ae["grade"].isin(list(rules["derive"])).groupby(keys, dropna=False).transform("any")
+    adverse_events = ae[((size > 1) & has_target).to_numpy()]
     derived = derived_rows(adverse_events, rules)
     both = adverse_events.merge(derived, on=[*REPORT, "grade"], suffixes=("", "_derived"))
     bad = both[(both["n_events"] != both["n_events_derived"]) | (both["n_evaluable"] != both["n_evaluable_derived"])]

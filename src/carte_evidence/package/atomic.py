@@ -12,9 +12,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-# The largest file carte reads (a CSV, datapackage.json): far above any real table, far below a
-# device or a runaway file that would exhaust memory.
-MAX_READ_BYTES = 512 * 1024 * 1024
+# The largest file carte reads (a CSV, datapackage.json): far above any real table (10^7 outcome
+# rows are 1.7 GiB), far below a runaway file that would exhaust memory (validation holds about
+# 3x the CSV). CARTE_MAX_READ_MB overrides it, e.g. on a small machine.
+MAX_READ_BYTES = int(os.environ.get("CARTE_MAX_READ_MB", "4096")) * 1024 * 1024
 TMP_TAG = ".carte-tmp-"
 OLD_TAG = ".carte-old-"
 
