@@ -28,3 +28,13 @@ def test_arms_wide_carries_canonical_link_and_harmonised_crs():
     assert erlangen["url"] and erlangen["canonical_url"].startswith("https://doi.org/10.1056/")
     # Müller 2024 reports CRS per grade (10 grade 1, 1 grade 2): any grade is derived as 11/15
     assert (erlangen["crs_any_events"], erlangen["crs_any_evaluable"]) == (11, 15)
+
+
+def test_eudract_and_eu_ct_numbers_go_to_their_own_registry(real_tables):
+    from carte_evidence.package.identifiers import registry_url
+
+    registries = real_tables["registries"]
+    # EudraCT numbers have a 0 after the year, EU CT numbers (CTIS) a 5; one pattern must not take both.
+    assert "clinicaltrialsregister.eu" in registry_url("2022-001366-35", registries)
+    assert "euclinicaltrials.eu" in registry_url("2024-519552-93", registries)
+    assert "euclinicaltrials.eu" in registry_url("2024-519552-93-00", registries)

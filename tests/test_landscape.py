@@ -20,7 +20,7 @@ def test_trials_linked_both_ways(mini):
     # study-one names NCT00000001 as its registry id, and its publications cite it
     assert trials.loc["NCT00000001", "study_ids"] == "study-one"
     assert bool(trials.loc["NCT00000001", "has_results"])
-    assert not trials.loc[["NCT00000002", "ChiCTR2300000001", "2023-123456-12-00"], "has_results"].any()
+    assert not trials.loc[["NCT00000002", "ChiCTR2300000001", "2023-512345-12-00"], "has_results"].any()
 
 
 def test_trial_counts_by_hand(mini):
