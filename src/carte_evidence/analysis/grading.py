@@ -297,14 +297,6 @@ def check_overrides(certainty: pd.DataFrame, overrides: pd.DataFrame, rubric: di
     return problems
 
 
-def _split(rows: pd.DataFrame, keys: list[str]):
-    """A function of the key values giving the rows that hold them (in their order), as
-    ``rows[(rows[keys[0]] == a) & ...]`` would, from one grouping of the rows."""
-    groups = rows.groupby(keys, sort=False).indices
-    empty = rows.iloc[:0]
-    return lambda *values: rows.iloc[groups[values]] if values in groups else empty
-
-
 def evidence_certainty(tables: dict[str, pd.DataFrame], rubric: dict[str, Any] | None = None, grades: pd.DataFrame | None = None,
                        results: pd.DataFrame | None = None, overrides: pd.DataFrame | None = None) -> pd.DataFrame:
     """GRADE certainty of every analysis of the analysis plan, with the reason for each rating.
@@ -327,8 +319,8 @@ def _evidence_certainty(tables, rubric, grades, results, overrides) -> pd.DataFr
     facts = study_facts(tables)
     # The study rows of each event x grade (safety) and disease x measure (efficacy, latest
     # timepoint), split once: the analyses of a question select their studies from these.
-    rows = {"incidence": _split(analysis_rows(tables, "ae"), ["event", "grade"]),
-            "effect": _split(analysis_rows(tables, "outcome"), ["measure", "disease_id"])}
+    rows = {"incidence": shared.split(analysis_rows(tables, "ae"), ["event", "grade"]),
+            "effect": shared.split(analysis_rows(tables, "outcome"), ["measure", "disease_id"])}
     out = []
     for result in results[results["k"] > 0].to_dict("records"):
         studies = set(str(result["study_ids"]).split())

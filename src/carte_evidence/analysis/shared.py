@@ -71,3 +71,12 @@ def once(fn):
         return _copy(_MEMO[key])
 
     return shared
+
+
+def split(rows: pd.DataFrame, keys: list[str]):
+    """A function of the key values giving the rows that hold them (in their order), as
+    ``rows[(rows[keys[0]] == a) & ...]`` would, from one grouping of the rows: for selecting the
+    rows of each of many analyses."""
+    groups = rows.groupby(keys, sort=False).indices
+    empty = rows.iloc[:0]
+    return lambda *values: rows.iloc[groups[values]] if values in groups else empty

@@ -204,10 +204,13 @@ TOO_FEW = "too few studies to pool"
 
 
 def _timepoints(rows: pd.DataFrame) -> str:
-    if "timepoint_months" not in rows or rows["timepoint_months"].isna().all():
+    if "timepoint_months" not in rows:
         return ""
-    t = rows["timepoint_months"].dropna().astype(float)
-    return f"{t.min():g}" + (f"-{t.max():g}" if t.max() > t.min() else "") + " months" + (" (some at last follow-up)" if rows["timepoint_months"].isna().any() else "")
+    every = rows["timepoint_months"].to_numpy(dtype=float, na_value=np.nan)
+    t = every[~np.isnan(every)]
+    if not len(t):
+        return ""
+    return f"{t.min():g}" + (f"-{t.max():g}" if t.max() > t.min() else "") + " months" + (" (some at last follow-up)" if len(t) < len(every) else "")
 
 
 # GLMM and REML fits by set of counts (events, totals): tables, figures and grading pool the same
@@ -255,7 +258,7 @@ def pool(rows: pd.DataFrame) -> dict:
         if column in usable and usable[column].dropna().nunique() > 1:
             kinds = ", ".join(sorted(usable[column].dropna().unique()))
             notes.append(f"mixes {what}: {kinds}" if column == "modality" else f"mixes studies {what} ({kinds})")
-    if usable.get("derived", pd.Series(False)).any():
+    if "derived" in usable and usable["derived"].any():
         notes.append(f"{int(usable['derived'].sum())} study row(s) derived from per-grade rows")
     total_lo, total_hi = clopper_pearson([k.sum()], [n.sum()])
     exact_total = {"estimate": k.sum() / n.sum(), "ci_lower": float(total_lo[0]), "ci_upper": float(total_hi[0])}

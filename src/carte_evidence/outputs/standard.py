@@ -273,7 +273,7 @@ def forest_plots(tables, folder: Path, results: pd.DataFrame | None = None, cert
         certainty = evidence_certainty(tables, results=results)
     cert = certainty.set_index("analysis_id")["certainty"]
     names, labels = _names(tables), study_labels(tables)
-    rows = {"incidence": analysis_rows(tables, "ae")}
+    rows = {"incidence": shared.split(analysis_rows(tables, "ae"), ["event", "grade"])}
     windows = {}
     written = []
     import json
@@ -284,17 +284,15 @@ def forest_plots(tables, folder: Path, results: pd.DataFrame | None = None, cert
     shown = results[(results["k"] >= 2) & results["grouping"].isin(["overall", "disease", "target"])]
     for result in shown.to_dict("records"):
         if result["question"] == "incidence":
-            base = rows["incidence"]
-            sub = base[(base["event"] == result["event"]) & (base["grade"] == result["grade"])]
+            sub = rows["incidence"](result["event"], result["grade"])
         else:
             window = result["analysis_id"].split("@")[1]
             if window not in windows:
                 from carte_evidence.analysis.plan import load_plan
 
                 months = load_plan()["efficacy"]["windows"][window].get("months")
-                windows[window] = analysis_rows(tables, "outcome", timepoint=months)
-            base = windows[window]
-            sub = base[(base["measure"] == result["measure"]) & (base["disease_id"] == result["disease_id"])]
+                windows[window] = shared.split(analysis_rows(tables, "outcome", timepoint=months), ["measure", "disease_id"])
+            sub = windows[window](result["measure"], result["disease_id"])
         studies = str(result["study_ids"]).split()
         sub = sub[sub["study_id"].isin(studies) & (sub["n_evaluable"] > 0)].drop_duplicates("study_id").sort_values("study_id")
         if len(sub) < 2:
