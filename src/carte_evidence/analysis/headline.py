@@ -140,9 +140,11 @@ def headline_wide(tables: dict[str, pd.DataFrame], long: pd.DataFrame | None = N
     rows = []
     for (disease_id, disease), sub in long.groupby(["disease_id", "disease"], sort=False):
         row = {"disease": disease, "studies": sub["studies"].iloc[0], "patients": sub["patients"].iloc[0]}
-        eff = sub[sub["analysis"] == "efficacy"]
-        row["efficacy (main timepoint)"] = f"{eff['label'].iloc[0]} at {eff['timepoint'].iloc[0]}: {_cell(eff.iloc[0])}" if len(eff) else ""
-        for _, r in sub[sub["analysis"] != "efficacy"].iterrows():
-            row[r["label"]] = _cell(r)
+        records = sub.to_dict("records")  # plain rows: a pandas row per cell costs more than the text
+        eff = [r for r in records if r["analysis"] == "efficacy"]
+        row["efficacy (main timepoint)"] = f"{eff[0]['label']} at {eff[0]['timepoint']}: {_cell(eff[0])}" if eff else ""
+        for r in records:
+            if r["analysis"] != "efficacy":
+                row[r["label"]] = _cell(r)
         rows.append(row)
     return pd.DataFrame(rows)
