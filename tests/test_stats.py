@@ -103,3 +103,24 @@ def test_rare_events_with_a_degenerate_fit_fall_back_to_the_exact_total_not_bias
     pooled = pool(rows)
     assert pooled["method"] == "exact (total)" and "degenerate" in pooled["note"]
     assert pooled["estimate"] == pytest.approx(3 / 135) and pooled["reml_estimate"] > 0.05
+
+
+def test_quantiles_from_scipy_special_are_those_of_scipy_stats():
+    """stats.py takes its quantiles from scipy.special (scipy.stats is slow to import): the same
+    numbers bit for bit, for every count of up to 400 patients and the degrees of freedom used."""
+    from scipy import special, stats as scipy_stats
+
+    from carte_evidence.analysis import stats
+
+    assert stats.Z95 == scipy_stats.norm.ppf(0.975)
+    n = np.repeat(np.arange(0, 401), np.arange(1, 402)).astype(float)
+    k = np.concatenate([np.arange(0, m + 1) for m in range(0, 401)]).astype(float)  # 0 <= k <= n
+    for level in (0.95, 0.9, 0.99):
+        a = (1 - level) / 2
+        with np.errstate(invalid="ignore", divide="ignore"):  # scipy.stats' answer, as stats.py had it
+            lower = np.where(k > 0, scipy_stats.beta.ppf(a, k, n - k + 1), 0.0)
+            upper = np.where(k < n, scipy_stats.beta.ppf(1 - a, k + 1, n - k), 1.0)
+        got = clopper_pearson(k, n, level)
+        assert np.array_equal(got[0], lower, equal_nan=True) and np.array_equal(got[1], upper, equal_nan=True)
+    df = np.arange(1, 500)
+    assert np.array_equal(special.stdtrit(df, 0.975), scipy_stats.t.ppf(0.975, df))

@@ -6,6 +6,8 @@ data, turns facts into points and points into a grade. Nothing here knows a poin
 
 from __future__ import annotations
 
+import copy
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -14,12 +16,22 @@ import pandas as pd
 import yaml
 
 from carte_evidence.package.paths import schemas_dir
+from carte_evidence.analysis import shared
 from carte_evidence.analysis.derived import one_report
 
 
 def load_rubric(path: str | Path | None = None) -> dict[str, Any]:
     """The grading rubric (default: schemas/grading.yaml)."""
-    return yaml.safe_load(Path(path or schemas_dir() / "grading.yaml").read_text(encoding="utf-8"))
+    file = Path(path or schemas_dir() / "grading.yaml")
+    stat = file.stat()
+    # A build asks for it several times; the file is read again when it changes. A copy, so a
+    # caller that edits its rubric leaves the next caller's alone.
+    return copy.deepcopy(_read_rubric(str(file.resolve()), stat.st_mtime_ns, stat.st_size))
+
+
+@lru_cache(maxsize=8)
+def _read_rubric(path: str, mtime_ns: int, size: int) -> dict[str, Any]:
+    return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
 
 
 # ---- facts ------------------------------------------------------------------------------------
@@ -35,6 +47,7 @@ def _publication_status(pubs: pd.DataFrame) -> pd.Series:
     return status
 
 
+@shared.once
 def study_facts(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """One row per study: the facts the rubric scores (unknown facts are <NA>)."""
     studies = tables["studies"].set_index("study_id")
@@ -103,7 +116,11 @@ def _flags(tables: dict[str, pd.DataFrame]) -> pd.Series:
 
 def study_grades(tables: dict[str, pd.DataFrame], rubric: dict[str, Any] | None = None) -> pd.DataFrame:
     """Points per domain, total, grade and flags for every study."""
-    rubric = rubric or load_rubric()
+    return _study_grades(tables, rubric or load_rubric())
+
+
+@shared.once
+def _study_grades(tables: dict[str, pd.DataFrame], rubric: dict[str, Any]) -> pd.DataFrame:
     spec = rubric["study"]
     facts = study_facts(tables)
     out = pd.DataFrame(index=facts.index)
@@ -168,32 +185,54 @@ def _imprecision(pooled: dict, thresholds: list[float], n: int, rules: dict) -> 
     return level, why
 
 
+@shared.once
+def _by_id(tables: dict[str, pd.DataFrame]) -> dict[str, dict]:
+    """Known (non-empty) values by id that every :func:`rate` reads: study designs and study
+    columns by study id, publication types by publication id; the measures table by measure id."""
+    studies = tables["studies"].set_index("study_id")
+    known = lambda series: series.dropna().to_dict()  # noqa: E731
+    return {"design": known(studies["design"]), "study": studies,
+            "publication_type": known(tables["publications"].set_index("publication_id")["publication_type"]),
+            "measures": tables["measures"].set_index("measure_id"), "columns": {}}
+
+
+def _study_column(by_id: dict, column: str) -> dict:
+    if column not in by_id["columns"]:
+        by_id["columns"][column] = by_id["study"][column].dropna().to_dict()
+    return by_id["columns"][column]
+
+
+def _share(sizes: list, hit: list[bool], n: int) -> float:
+    """Share of the patients (``sizes``) in the studies where ``hit`` holds."""
+    return sum(size for size, h in zip(sizes, hit) if h) / n
+
+
 def rate(result: dict, sub: pd.DataFrame, tables: dict[str, pd.DataFrame], rubric: dict[str, Any], grades: pd.Series,
          facts: pd.DataFrame | None = None) -> dict:
     """GRADE ratings of one analysis (a row of ``plan_results``) with their reasons, per domain."""
     rules = rubric["evidence"]
     levels = rules["levels"]
     question = rules["questions"][result["question"]]
-    designs = tables["studies"].set_index("study_id")["design"]
-    pubs = tables["publications"].set_index("publication_id")["publication_type"]
-    measures = tables["measures"].set_index("measure_id")
-    randomized = sub["study_id"].map(designs).eq("randomized").any()
+    # Plain values of the (few) study rows: pandas operations on them cost more than the rating.
+    by_id = _by_id(tables)
+    ids, sizes = sub["study_id"].tolist(), sub["n_evaluable"].tolist()
+    designs = [by_id["design"].get(s) for s in ids]
+    randomized = "randomized" in designs
     start = question.get("randomized_start", question["start"]) if randomized else question["start"]
-    n = int(sub["n_evaluable"].sum())
+    n = int(sum(sizes))
     ratings = {}
     if result["question"] == "incidence":
         rule = rules["risk_of_bias"]["incidence"]
-        studies = tables["studies"].set_index("study_id")
-        prospective = sub["study_id"].map(studies[rule["prospective_field"]]).fillna(False).astype(bool)
-        poor = sub["study_id"].map(designs).isin(rule["poor_designs"])
-        share_retro = sub.loc[(~prospective).to_numpy(), "n_evaluable"].sum() / n
-        share_poor = sub.loc[poor.to_numpy(), "n_evaluable"].sum() / n
+        prospective = _study_column(by_id, rule["prospective_field"])
+        share_retro = _share(sizes, [not bool(prospective.get(s, False)) for s in ids], n)
+        share_poor = _share(sizes, [d in rule["poor_designs"] for d in designs], n)
         rob = -2 if share_poor >= rule["serious_share"] else -1 if share_retro >= rule["serious_share"] else 0
         ratings["risk_of_bias"] = (rob, f"{share_retro:.0%} of patients from studies not enrolled prospectively ({share_poor:.0%} from single case reports)")
     else:
-        g = sub["study_id"].map(grades)
-        share_low = sub.loc[g.isin(rules["risk_of_bias"]["low_grades"]).to_numpy(), "n_evaluable"].sum() / n
-        share_d = sub.loc[(g == rules["risk_of_bias"]["very_serious_grade"]).to_numpy(), "n_evaluable"].sum() / n
+        known = grades.dropna().to_dict()
+        g = [known.get(s) for s in ids]
+        share_low = _share(sizes, [x in rules["risk_of_bias"]["low_grades"] for x in g], n)
+        share_d = _share(sizes, [x is not None and x == rules["risk_of_bias"]["very_serious_grade"] for x in g], n)
         rob = -2 if share_d >= rules["risk_of_bias"]["serious_share"] else -1 if share_low >= rules["risk_of_bias"]["serious_share"] else 0
         ratings["risk_of_bias"] = (rob, f"{share_low:.0%} of patients from studies graded {'/'.join(rules['risk_of_bias']['low_grades'])} ({share_d:.0%} from grade {rules['risk_of_bias']['very_serious_grade']})")
     imp = rules["imprecision"]
@@ -214,16 +253,17 @@ def rate(result: dict, sub: pd.DataFrame, tables: dict[str, pd.DataFrame], rubri
     if result["question"] == "effect" and result.get("measure") in ind["surrogate_measures"]:
         reasons.append("surrogate end point")
     # Mixed-disease arms are the intended population of a safety question (analysis plan), not indirect.
-    if result["question"] == "effect" and (sub["disease_id"] == "mixed-autoimmune").any():
+    if result["question"] == "effect" and any(isinstance(d, str) and d == "mixed-autoimmune" for d in sub["disease_id"].tolist()):
         reasons.append("mixed-disease population")
     if result["question"] == "effect" and question.get("no_control_indirectness") and not randomized:
         reasons.append("no control group: the effect is not compared with standard care")
     ratings["indirectness"] = (-1 if reasons else 0, "; ".join(reasons) or "direct")
     pb = rules["publication_bias"]
-    small = (sub["n_evaluable"] < pb["small_study_patients"]).all()
-    weak = sub["publication_id"].map(pubs).isin(pb["weak_publication_types"]).all()
+    small = all(size < pb["small_study_patients"] for size in sizes)
+    weak = all(by_id["publication_type"].get(p) in pb["weak_publication_types"] for p in sub["publication_id"].tolist())
     why = [w for w, hit in ((f"all studies under {pb['small_study_patients']} patients", small), ("only abstracts, releases or news", weak)) if hit]
     ratings["publication_bias"] = (-1 if why else 0, "; ".join(why) or "undetected")
+    measures = by_id["measures"]
     good = result["question"] == "effect" and result.get("measure") in measures.index and measures.loc[result["measure"], "higher_is_better"] is True
     big = good and rob == 0 and (result.get("ci_lower") or 0) >= rules["large_effect"]["min_ci_lower"]
     ratings["large_effect"] = (1 if big else 0, f"pooled lower bound {result.get('ci_lower'):.2f}" if big else "")
@@ -265,6 +305,11 @@ def evidence_certainty(tables: dict[str, pd.DataFrame], rubric: dict[str, Any] |
     and shared with the tables and figures). Overrides are shown beside the computed rating
     (``override``, ``certainty_with_override``), never replacing it silently.
     """
+    with shared.over(tables):
+        return _evidence_certainty(tables, rubric, grades, results, overrides)
+
+
+def _evidence_certainty(tables, rubric, grades, results, overrides) -> pd.DataFrame:
     from carte_evidence.analysis.results import plan_results
     from carte_evidence.analysis.summary import analysis_rows
 
@@ -272,16 +317,17 @@ def evidence_certainty(tables: dict[str, pd.DataFrame], rubric: dict[str, Any] |
     grades = (grades if grades is not None else study_grades(tables, rubric)).set_index("study_id")["study_grade"]
     results = results if results is not None else plan_results(tables)
     facts = study_facts(tables)
-    rows = {"incidence": analysis_rows(tables, "ae"), "effect_latest": analysis_rows(tables, "outcome")}
+    # The study rows of each event x grade (safety) and disease x measure (efficacy, latest
+    # timepoint), split once: the analyses of a question select their studies from these.
+    rows = {"incidence": shared.split(analysis_rows(tables, "ae"), ["event", "grade"]),
+            "effect": shared.split(analysis_rows(tables, "outcome"), ["measure", "disease_id"])}
     out = []
     for result in results[results["k"] > 0].to_dict("records"):
         studies = set(str(result["study_ids"]).split())
         if result["question"] == "incidence":
-            base = rows["incidence"]
-            sub = base[(base["event"] == result["event"]) & (base["grade"] == result["grade"])]
+            sub = rows["incidence"](result["event"], result["grade"])
         else:
-            sub = rows["effect_latest"]
-            sub = sub[(sub["measure"] == result["measure"]) & (sub["disease_id"] == result["disease_id"])]
+            sub = rows["effect"](result["measure"], result["disease_id"])
         sub = sub[sub["study_id"].isin(studies)].drop_duplicates("study_id")
         sub = sub[sub["n_evaluable"] > 0]
         if sub.empty:
@@ -317,8 +363,9 @@ def grade(path=None, tables: dict[str, pd.DataFrame] | None = None, rubric: str 
     rubric = rubric if isinstance(rubric, dict) else load_rubric(rubric)
     from carte_evidence.analysis.derived import conform
 
-    grades = study_grades(tables, rubric)
-    return {
-        "study_grades": conform(grades, "study_grades"),
-        "evidence_certainty": conform(evidence_certainty(tables, rubric, grades, results=results), "evidence_certainty"),
-    }
+    with shared.over(tables):
+        grades = study_grades(tables, rubric)
+        return {
+            "study_grades": conform(grades, "study_grades"),
+            "evidence_certainty": conform(evidence_certainty(tables, rubric, grades, results=results), "evidence_certainty"),
+        }

@@ -19,9 +19,10 @@ COLUMNS = ["disease_id", "disease", "analysis", "label", "measure_label", "timep
            "estimate", "ci_low", "ci_high", "method", "certainty", "reasons", "note"]
 
 
-def _headline_measure(disease: str, results: pd.DataFrame, measures: pd.DataFrame, plan: dict) -> str | None:
+def _headline_measure(disease: str, results: pd.DataFrame, measures: pd.DataFrame, plan: dict, have=None) -> str | None:
     chosen = plan["efficacy"]["headline_measures"].get(disease)
-    have = results[(results["question"] == "effect") & (results["disease_id"] == disease)]["measure"].dropna().unique()
+    if have is None:
+        have = results[(results["question"] == "effect") & (results["disease_id"] == disease)]["measure"].dropna().unique()
     if chosen in have:
         return chosen
     ranked = measures[measures["measure_id"].isin(have) & measures["headline_rank"].notna()].sort_values("headline_rank")
@@ -45,6 +46,15 @@ def headline(tables: dict[str, pd.DataFrame], results: pd.DataFrame | None = Non
     main = plan["efficacy"]["windows"][plan["efficacy"]["main_window"]]
     labels = {a["id"]: a["label"] for a in plan["safety"]["analyses"]}
     diseases = [d for d in by_disease.index if d in names.index and d != "mixed-autoimmune"]
+    # The results looked up below, indexed once: (analysis, grouping, group) -> first row, and
+    # the measures with an efficacy result per disease.
+    groups = results["group"].astype(str).tolist()
+    first: dict[tuple, int] = {}
+    for i, key in enumerate(zip(results["analysis_id"].tolist(), results["grouping"].tolist(), groups)):
+        first.setdefault(key, i)
+    analysed = {(a, g) for a, g in zip(results["analysis_id"].tolist(), groups)}
+    effect = results[(results["question"] == "effect").fillna(False).to_numpy()]
+    measures_of = {d: sub["measure"].dropna().unique() for d, sub in effect.groupby("disease_id", sort=False)}
     out = []
     for disease in ["all", *diseases]:
         base = {"disease_id": disease, "disease": "All autoimmune diseases" if disease == "all" else names[disease],
@@ -52,22 +62,22 @@ def headline(tables: dict[str, pd.DataFrame], results: pd.DataFrame | None = Non
                 "patients": int((overall if disease == "all" else by_disease.loc[disease])["patients"])}
         wanted = []
         if disease != "all":
-            measure = _headline_measure(disease, results, measures, plan)
+            measure = _headline_measure(disease, results, measures, plan, have=measures_of.get(disease, []))
             if measure:
                 # the main window when a study reports it there, else the latest timepoint (labelled)
                 window = plan["efficacy"]["main_window"]
-                if not ((results["analysis_id"] == f"{measure}@{window}") & (results["group"].astype(str) == disease)).any():
+                if (f"{measure}@{window}", disease) not in analysed:
                     window = "latest"
                 wanted.append(("efficacy", f"{measure}@{window}", "disease", disease, measure))
         grouping, group = ("overall", "all autoimmune-indication studies") if disease == "all" else ("disease", disease)
         wanted += [(a, a, grouping, group, None) for a in SAFETY]
         for analysis, analysis_id, grouping, group, measure in wanted:
-            hit = results[(results["analysis_id"] == analysis_id) & (results["grouping"] == grouping) & (results["group"].astype(str) == group)]
+            hit = first.get((analysis_id, grouping, group))
             row = {**base, "analysis": analysis, "label": measure_names.get(measure, measure) if measure else labels[analysis],
                    "measure_label": measure_names.get(measure) if measure else pd.NA,
                    "timepoint": plan["efficacy"]["windows"][analysis_id.split("@")[1]]["label"] if measure else pd.NA}
-            if len(hit):
-                r = hit.iloc[0]
+            if hit is not None:
+                r = results.iloc[hit]
                 key = f"{analysis_id}|{grouping}|{group}"
                 rated = cert.loc[key] if key in cert.index else None
                 reasons = _reasons(rated)
@@ -130,9 +140,11 @@ def headline_wide(tables: dict[str, pd.DataFrame], long: pd.DataFrame | None = N
     rows = []
     for (disease_id, disease), sub in long.groupby(["disease_id", "disease"], sort=False):
         row = {"disease": disease, "studies": sub["studies"].iloc[0], "patients": sub["patients"].iloc[0]}
-        eff = sub[sub["analysis"] == "efficacy"]
-        row["efficacy (main timepoint)"] = f"{eff['label'].iloc[0]} at {eff['timepoint'].iloc[0]}: {_cell(eff.iloc[0])}" if len(eff) else ""
-        for _, r in sub[sub["analysis"] != "efficacy"].iterrows():
-            row[r["label"]] = _cell(r)
+        records = sub.to_dict("records")  # plain rows: a pandas row per cell costs more than the text
+        eff = [r for r in records if r["analysis"] == "efficacy"]
+        row["efficacy (main timepoint)"] = f"{eff[0]['label']} at {eff[0]['timepoint']}: {_cell(eff[0])}" if eff else ""
+        for r in records:
+            if r["analysis"] != "efficacy":
+                row[r["label"]] = _cell(r)
         rows.append(row)
     return pd.DataFrame(rows)

@@ -29,9 +29,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy import optimize, special, stats
+from scipy import special
 
-Z95 = stats.norm.ppf(0.975)
+# scipy.special's functions are what scipy.stats' norm, beta and t quantiles compute (identical
+# numbers, checked bit for bit), without importing scipy.stats (half a second); scipy.optimize
+# is imported only when a GLMM is fitted (a rebuild takes its fits from the cache).
+Z95 = special.ndtri(0.975)
 TAU2_BOUND = 10.0  # beyond it a GLMM fit is degenerate (see the module docstring)
 TAU_SEARCH = 7.0  # the likelihood is searched up to tau = 7 (tau^2 = 49); an optimum at that edge is degenerate
 
@@ -42,8 +45,8 @@ def clopper_pearson(events, total, level: float = 0.95) -> tuple[np.ndarray, np.
     n = np.asarray(total, dtype=float)
     a = (1 - level) / 2
     with np.errstate(invalid="ignore", divide="ignore"):
-        lower = np.where(k > 0, stats.beta.ppf(a, k, n - k + 1), 0.0)
-        upper = np.where(k < n, stats.beta.ppf(1 - a, k + 1, n - k), 1.0)
+        lower = np.where(k > 0, special.betaincinv(k, n - k + 1, a), 0.0)
+        upper = np.where(k < n, special.betaincinv(k + 1, n - k, 1 - a), 1.0)
     return lower, upper
 
 
@@ -101,7 +104,7 @@ def _finish(method, k, n, mu, se, tau2, vi, converged=True) -> Pooled:
     i2 = 100 * tau2 / (tau2 + s2) if len(vi) > 1 and tau2 + s2 > 0 else 0.0
     ci = (mu - Z95 * se, mu + Z95 * se)
     half = Z95 * np.sqrt(se**2 + tau2)
-    t_half = stats.t.ppf(0.975, len(vi) - 1) * np.sqrt(se**2 + tau2) if len(vi) > 1 else float("nan")
+    t_half = special.stdtrit(len(vi) - 1, 0.975) * np.sqrt(se**2 + tau2) if len(vi) > 1 else float("nan")
     return Pooled(
         method=method, k=len(k), n=int(n.sum()), events=int(k.sum()),
         estimate=float(special.expit(mu)), ci_lower=float(special.expit(ci[0])), ci_upper=float(special.expit(ci[1])),
@@ -212,6 +215,8 @@ def _maximise(nll, start_mu: float) -> tuple[float, float, bool]:
     tau (mu optimised for each), then polish the best grid point with Nelder-Mead in
     (mu, log tau); tau = 0 (the fixed-effect model) is a candidate of its own.
     """
+    from scipy import optimize
+
     def bounded(theta):  # the quadrature is meaningless far out: keep the search inside
         mu, log_tau = theta
         value = nll([mu, float(np.exp(log_tau))]) if abs(mu) <= 30 and log_tau <= np.log(TAU_SEARCH) else np.inf

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from carte_evidence.analysis import filters as flt
+from carte_evidence.analysis import shared
 from carte_evidence.analysis.derived import latest, one_report
 from carte_evidence.analysis.harmonise import harmonised_adverse_events
 from carte_evidence.analysis.plan import load_plan
@@ -40,6 +41,7 @@ def has_item(values: pd.Series, item: str) -> pd.Series:
     return values.str.split(" ").explode().eq(item).groupby(level=0).any().reindex(values.index, fill_value=False).astype(bool)
 
 
+@shared.once
 def arm_context(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """Arms with the study, product, disease and primary-publication fields used for grouping."""
     studies = tables["studies"][["study_id", "design", "country", "indication", "primary_publication_id", "overlap_status"]]
@@ -65,6 +67,7 @@ def _explode(frame: pd.DataFrame, column: str) -> pd.DataFrame:
     return frame
 
 
+@shared.once
 def counts(tables: dict[str, pd.DataFrame], by: str | list[str] | tuple[str, ...] = "disease", filters: dict[str, str | None] | None = None) -> pd.DataFrame:
     """Publications, studies and unique patients per value of ``by`` (overlap-resolved).
 
@@ -124,6 +127,26 @@ def analysis_rows(tables: dict[str, pd.DataFrame], kind: str = "outcome", timepo
     efficacy unless ``mixed_disease_arms`` says otherwise. ``report_selection`` overrides the
     plan's choice of report (``primary`` or ``primary_then_latest``).
     """
+    if kind != "outcome":
+        timepoint = None  # adverse events have no timepoint window
+    elif timepoint in (None, "latest"):
+        timepoint = None
+    else:
+        try:
+            timepoint = float(timepoint)
+        except (TypeError, ValueError):
+            pass  # the computation says what is wrong with it
+    return _shared_rows(tables, kind, timepoint, mixed_disease_arms, report_selection)
+
+
+@shared.once
+def _shared_rows(tables, kind, timepoint, mixed_disease_arms, report_selection) -> pd.DataFrame:
+    """:func:`analysis_rows`, once per arguments within a build (see :mod:`.shared`)."""
+    return _analysis_rows(tables, kind, timepoint, mixed_disease_arms, report_selection)
+
+
+def _analysis_rows(tables: dict[str, pd.DataFrame], kind: str, timepoint: float | None,
+                   mixed_disease_arms: bool | None, report_selection: str | None) -> pd.DataFrame:
     plan = load_plan()
     if kind == "outcome":
         binary = tables["measures"].loc[tables["measures"]["kind"] == "binary", "measure_id"]
@@ -181,10 +204,13 @@ TOO_FEW = "too few studies to pool"
 
 
 def _timepoints(rows: pd.DataFrame) -> str:
-    if "timepoint_months" not in rows or rows["timepoint_months"].isna().all():
+    if "timepoint_months" not in rows:
         return ""
-    t = rows["timepoint_months"].dropna().astype(float)
-    return f"{t.min():g}" + (f"-{t.max():g}" if t.max() > t.min() else "") + " months" + (" (some at last follow-up)" if rows["timepoint_months"].isna().any() else "")
+    every = rows["timepoint_months"].to_numpy(dtype=float, na_value=np.nan)
+    t = every[~np.isnan(every)]
+    if not len(t):
+        return ""
+    return f"{t.min():g}" + (f"-{t.max():g}" if t.max() > t.min() else "") + " months" + (" (some at last follow-up)" if len(t) < len(every) else "")
 
 
 # GLMM and REML fits by set of counts (events, totals): tables, figures and grading pool the same
@@ -232,7 +258,7 @@ def pool(rows: pd.DataFrame) -> dict:
         if column in usable and usable[column].dropna().nunique() > 1:
             kinds = ", ".join(sorted(usable[column].dropna().unique()))
             notes.append(f"mixes {what}: {kinds}" if column == "modality" else f"mixes studies {what} ({kinds})")
-    if usable.get("derived", pd.Series(False)).any():
+    if "derived" in usable and usable["derived"].any():
         notes.append(f"{int(usable['derived'].sum())} study row(s) derived from per-grade rows")
     total_lo, total_hi = clopper_pearson([k.sum()], [n.sum()])
     exact_total = {"estimate": k.sum() / n.sum(), "ci_lower": float(total_lo[0]), "ci_upper": float(total_hi[0])}

@@ -53,7 +53,11 @@ def build(path: str | Path | None = None, out: str | Path = "dist", figures: boo
     source = report.package.parent
     out = Path(out)
     keep = lambda name: name not in BUILD_ENTRIES  # noqa: E731
-    with owned_directory(out, "build", force=force, keep=keep, accept=_carte_artefact, protect=[source]) as tmp:
+    from carte_evidence.analysis import shared
+
+    # Analysis rows, arm context, study facts and grades computed once for the whole build.
+    with shared.over(report.tables), \
+            owned_directory(out, "build", force=force, keep=keep, accept=_carte_artefact, protect=[source]) as tmp:
         (tmp / "data").mkdir()
         (tmp / "derived").mkdir()
         for res in descriptor["resources"]:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from carte_evidence.analysis import shared
 from carte_evidence.outputs.render import to_markdown
 from carte_evidence.analysis.summary import (
     GROUP_FIELDS, NOT_COUNTED, POOLED_COLUMNS, _with_group_columns, analysis_rows, counts, id_names, pool, timeline,
@@ -80,6 +81,11 @@ def study_characteristics(tables) -> pd.DataFrame:
 def standard_tables(tables, results: pd.DataFrame | None = None, certainty: pd.DataFrame | None = None,
                     headline_long: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
     """Every standard table, by file stem."""
+    with shared.over(tables):
+        return _standard_tables(tables, results, certainty, headline_long)
+
+
+def _standard_tables(tables, results, certainty, headline_long) -> dict[str, pd.DataFrame]:
     from carte_evidence.analysis.trials import trial_counts
 
     from carte_evidence.analysis.grading import evidence_certainty
@@ -190,10 +196,7 @@ def _reused(reuse: Path | None, manifest: dict, folder: Path, stem: str, fingerp
 
 def _draw_forest(job: dict) -> list[Path]:
     """Draw one forest plot from its prepared numbers and texts (in a worker process, or not)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _pyplot()
 
     p, lo_ci, hi_ci, labels = job["proportion"], job["ci_lower"], job["ci_upper"], job["labels"]
     k = len(p)
@@ -219,9 +222,23 @@ def _draw_forest(job: dict) -> list[Path]:
 PARALLEL_MIN_PLOTS = 8
 
 
+def _pyplot():
+    """matplotlib's pyplot on the Agg backend, imported only when a figure is drawn (a rebuild
+    that copies every figure does not pay for the import)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
 def _draw_all(jobs: list[dict]) -> list[list[Path]]:
     """Draw every plot: in 2 worker processes when there are many (a first build), else here."""
     import os
+
+    if jobs:
+        _pyplot()  # before the workers fork: they start with it imported
 
     workers = min(2, os.cpu_count() or 1)
     if workers < 2 or len(jobs) < PARALLEL_MIN_PLOTS:
@@ -244,10 +261,6 @@ def forest_plots(tables, folder: Path, results: pd.DataFrame | None = None, cert
     its certainty, and a caption with the package and analysis-plan versions. Plots whose inputs
     did not change since the build in ``reuse`` are copied; the others are drawn, in 2 worker
     processes when there are many (:func:`_draw_all`)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-
     from carte_evidence import __version__
     from carte_evidence.analysis.results import plan_results
     from carte_evidence.analysis.summary import analysis_rows, study_labels
@@ -260,7 +273,7 @@ def forest_plots(tables, folder: Path, results: pd.DataFrame | None = None, cert
         certainty = evidence_certainty(tables, results=results)
     cert = certainty.set_index("analysis_id")["certainty"]
     names, labels = _names(tables), study_labels(tables)
-    rows = {"incidence": analysis_rows(tables, "ae")}
+    rows = {"incidence": shared.split(analysis_rows(tables, "ae"), ["event", "grade"])}
     windows = {}
     written = []
     import json
@@ -271,17 +284,15 @@ def forest_plots(tables, folder: Path, results: pd.DataFrame | None = None, cert
     shown = results[(results["k"] >= 2) & results["grouping"].isin(["overall", "disease", "target"])]
     for result in shown.to_dict("records"):
         if result["question"] == "incidence":
-            base = rows["incidence"]
-            sub = base[(base["event"] == result["event"]) & (base["grade"] == result["grade"])]
+            sub = rows["incidence"](result["event"], result["grade"])
         else:
             window = result["analysis_id"].split("@")[1]
             if window not in windows:
                 from carte_evidence.analysis.plan import load_plan
 
                 months = load_plan()["efficacy"]["windows"][window].get("months")
-                windows[window] = analysis_rows(tables, "outcome", timepoint=months)
-            base = windows[window]
-            sub = base[(base["measure"] == result["measure"]) & (base["disease_id"] == result["disease_id"])]
+                windows[window] = shared.split(analysis_rows(tables, "outcome", timepoint=months), ["measure", "disease_id"])
+            sub = windows[window](result["measure"], result["disease_id"])
         studies = str(result["study_ids"]).split()
         sub = sub[sub["study_id"].isin(studies) & (sub["n_evaluable"] > 0)].drop_duplicates("study_id").sort_values("study_id")
         if len(sub) < 2:
@@ -328,11 +339,12 @@ def forest_plots(tables, folder: Path, results: pd.DataFrame | None = None, cert
 def _fingerprinted(stem: str, folder: Path, inputs: list, reuse: Path | None, previous: dict | None, manifest: dict | None) -> list[Path] | None:
     """Record the fingerprint of a figure's ``inputs`` in ``manifest``; copy the figure from
     ``reuse`` when ``previous`` holds the same fingerprint (None: draw it)."""
-    import matplotlib
+    from importlib.metadata import version
 
     from carte_evidence import __version__
 
-    fingerprint = _fingerprint(__version__, matplotlib.__version__, *inputs)
+    # matplotlib's version from its installed metadata: importing it costs more than the copy.
+    fingerprint = _fingerprint(__version__, version("matplotlib"), *inputs)
     if manifest is not None:
         manifest[stem] = fingerprint
     return _reused(reuse, previous or {}, folder, stem, fingerprint)
@@ -341,11 +353,6 @@ def _fingerprinted(stem: str, folder: Path, inputs: list, reuse: Path | None, pr
 def evidence_map(tables, folder: Path, reuse: Path | None = None, previous: dict | None = None, manifest: dict | None = None) -> list[Path]:
     """Disease x target bubbles: size = patients, colour = best study grade (copied from ``reuse``
     when ``previous`` holds the fingerprint of the same inputs; ``manifest`` receives it)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     from carte_evidence.analysis.grading import study_grades
     from carte_evidence.analysis.summary import arm_context
 
@@ -362,6 +369,7 @@ def evidence_map(tables, folder: Path, reuse: Path | None = None, previous: dict
                                                       [disease_names.get(d, d) for d in diseases]], reuse, previous, manifest)
     if copied:
         return copied
+    plt = _pyplot()
     colours = {"A": "tab:green", "B": "tab:blue", "C": "tab:orange", "D": "tab:red"}
     fig, ax = plt.subplots(figsize=(1.6 + 1.1 * len(targets), 1 + 0.35 * len(diseases)))
     for grade_letter, colour in colours.items():
@@ -383,17 +391,13 @@ def evidence_map(tables, folder: Path, reuse: Path | None = None, previous: dict
 
 def trials_per_year(tables, folder: Path, reuse: Path | None = None, previous: dict | None = None, manifest: dict | None = None) -> list[Path]:
     """Registered trials started per year, stacked by target (copied as in :func:`evidence_map`)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     trials = tables["trials"].assign(start_year=tables["trials"]["start_date"].str.slice(0, 4), targets=tables["trials"]["targets"].fillna("(unknown)"))
     trials = trials.dropna(subset=["start_year"])
     table = trials.groupby(["start_year", "targets"]).size().unstack(fill_value=0).sort_index()
     copied = _fingerprinted("trials-per-year-by-target", folder, [table.to_csv()], reuse, previous, manifest)
     if copied:
         return copied
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(8, 4))
     if not table.empty:
         table.plot(kind="bar", stacked=True, ax=ax, width=0.8)
@@ -412,7 +416,8 @@ def write_figures(tables, folder: Path, results: pd.DataFrame | None = None, cer
     the build in ``reuse`` (its figures.json holds a hash of each plot's inputs) are copied. The
     evidence map and the timeline are copied too when ``previous`` (the earlier build's
     fingerprints, kept outside figures/) holds theirs; ``manifest`` receives their fingerprints."""
-    written = forest_plots(tables, folder, results, certainty, reuse) + evidence_map(tables, folder, reuse, previous, manifest)
-    if "trials" in tables:
-        written += trials_per_year(tables, folder, reuse, previous, manifest)
+    with shared.over(tables):
+        written = forest_plots(tables, folder, results, certainty, reuse) + evidence_map(tables, folder, reuse, previous, manifest)
+        if "trials" in tables:
+            written += trials_per_year(tables, folder, reuse, previous, manifest)
     return written

@@ -81,9 +81,15 @@ def build_site(tables: dict[str, pd.DataFrame], out: str | Path, package: str | 
     ``out/downloads``); ``headline`` the headline table and ``grades`` the study grades (default:
     computed). Returns ``out``.
     """
+    from carte_evidence.analysis import shared
+
+    with shared.over(tables):
+        return _build_site(tables, Path(out), package, release, headline, grades)
+
+
+def _build_site(tables, out: Path, package, release, headline, grades) -> Path:
     from carte_evidence.analysis.headline import headline as compute_headline
 
-    out = Path(out)
     package = Path(package) if package else None
     out.mkdir(parents=True, exist_ok=True)
     (out / "disease").mkdir(exist_ok=True)
