@@ -345,6 +345,13 @@ def test_enum_case_mismatch_is_one_problem_with_did_you_mean(mini):
     assert _problems(mini) == [("data/adverse_events.csv", 2, "event", "case", "did you mean crs?")]
 
 
+def test_foreign_key_case_mismatch_is_one_problem_with_did_you_mean(mini):
+    # The id breaks both the id pattern and the foreign key; one problem names the id it means.
+    edit(mini / "data" / "outcomes.csv", "study-one.sle.o2,study-one.sle,", "study-one.sle.o2,study-one.SLE,")
+    on_arm = [p for p in _problems(mini) if p[2] == "arm_id"]
+    assert on_arm == [("data/outcomes.csv", 3, "arm_id", "case", "did you mean study-one.sle?")]
+
+
 def test_unknown_in_an_optional_count_says_leave_it_empty(mini):
     edit(mini / "data" / "arms.csv", ",30,20,45,8,", ",30,20,45,unknown,")
     assert _problems(mini) == [("data/arms.csv", 2, "n_female", "type-integer", "leave it empty when unknown")]

@@ -68,25 +68,31 @@ def _type_hint(value: str, ftype: str, field_def: dict[str, Any]) -> str:
     return "write true or false"
 
 
+def _picked(values: pd.Series, mask: np.ndarray):
+    """(position, value) of the flagged rows, read in one take (not one ``iloc`` per row)."""
+    where = np.flatnonzero(mask)
+    return zip(where.tolist(), values.iloc[where].tolist()) if len(where) else ()
+
+
 def _exact_column(text: pd.Series, f: dict[str, Any], lines: np.ndarray, display: str):
     """Typed column and problems of one column of text, value by value as the Table Schema says."""
     problems: list[Problem] = []
     name, ftype = f["name"], f["type"]
     text = text.astype("string")
     too_long = (text.str.len() > MAX_FIELD_CHARS).fillna(False).to_numpy()
-    for i in np.flatnonzero(too_long):
-        problems.append(Problem(display, int(lines[i]), name, str(text.iloc[i])[:60] + "...", "field-too-long", f"the value has {len(text.iloc[i]):,} characters (at most {MAX_FIELD_CHARS:,})", "keep the verbatim sentence only"))
+    for i, v in _picked(text, too_long):
+        problems.append(Problem(display, int(lines[i]), name, str(v)[:60] + "...", "field-too-long", f"the value has {len(v):,} characters (at most {MAX_FIELD_CHARS:,})", "keep the verbatim sentence only"))
     text = text.mask(pd.Series(too_long, index=text.index))
     stripped = text.str.strip()
     padded = (text != stripped).fillna(False).to_numpy()
-    for i in np.flatnonzero(padded):
-        problems.append(Problem(display, int(lines[i]), name, str(text.iloc[i]), "whitespace", "the value has leading or trailing spaces", "remove them (or run `carte fmt`)"))
+    for i, v in _picked(text, padded):
+        problems.append(Problem(display, int(lines[i]), name, str(v), "whitespace", "the value has leading or trailing spaces", "remove them (or run `carte fmt`)"))
     newline = stripped.str.contains("\n", regex=False).fillna(False).to_numpy()
-    for i in np.flatnonzero(newline):
-        problems.append(Problem(display, int(lines[i]), name, str(text.iloc[i])[:60], "line-break", "the value contains a line break", "put the value on one line"))
+    for i, v in _picked(text, newline):
+        problems.append(Problem(display, int(lines[i]), name, str(v)[:60], "line-break", "the value contains a line break", "put the value on one line"))
     control = stripped.str.contains(CONTROL, regex=True).fillna(False).to_numpy()
-    for i in np.flatnonzero(control):
-        problems.append(Problem(display, int(lines[i]), name, repr(str(text.iloc[i])[:60]), "control-character", "the value contains an invisible control character", "retype the value (it was probably pasted from another program)"))
+    for i, v in _picked(text, control):
+        problems.append(Problem(display, int(lines[i]), name, repr(str(v)[:60]), "control-character", "the value contains an invisible control character", "retype the value (it was probably pasted from another program)"))
     values = stripped.mask(stripped == "")
     present = values.notna().to_numpy()
     overflow = np.zeros(len(values), dtype=bool)
@@ -106,15 +112,15 @@ def _exact_column(text: pd.Series, f: dict[str, Any], lines: np.ndarray, display
         col = values.astype(PANDAS_DTYPES["string"])
         msg = ""
         fullwidth = values.str.contains(FULLWIDTH_FORMULA, regex=True).fillna(False).to_numpy()
-        for i in np.flatnonzero(fullwidth):
-            problems.append(Problem(display, int(lines[i]), name, str(values.iloc[i]), "formula-prefix", "text starts with a full-width =, +, - or @ and would run as a spreadsheet formula", "rephrase, or put the text in words"))
+        for i, v in _picked(values, fullwidth):
+            problems.append(Problem(display, int(lines[i]), name, str(v), "formula-prefix", "text starts with a full-width =, +, - or @ and would run as a spreadsheet formula", "rephrase, or put the text in words"))
         if is_date_field(f):
             full = values.str.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}").fillna(False)
             real = pd.to_datetime(values.where(full), format="%Y-%m-%d", errors="coerce").notna()
-            for i in np.flatnonzero((full & ~real).to_numpy()):
-                problems.append(Problem(display, int(lines[i]), name, str(values.iloc[i]), "date", "the value is not a real calendar date", DATE_HINT))
-    for i in np.flatnonzero(bad):
-        value = str(values.iloc[i])
+            for i, v in _picked(values, (full & ~real).to_numpy()):
+                problems.append(Problem(display, int(lines[i]), name, str(v), "date", "the value is not a real calendar date", DATE_HINT))
+    for i, v in _picked(values, bad):
+        value = str(v)
         if overflow[i]:
             problems.append(Problem(display, int(lines[i]), name, value, f"type-{ftype}", "the value is too large for an integer (at most 9223372036854775807)", "check the number"))
         else:

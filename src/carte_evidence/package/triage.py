@@ -5,6 +5,7 @@ skipped); one problem per cell with the most useful hint; never an exception's t
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 import pandas as pd
 
@@ -34,20 +35,35 @@ DATE_HINT = "write dates as YYYY-MM-DD, e.g. 2024-03-12 (YYYY-MM or YYYY when th
 
 
 def _refs(problem: Problem) -> tuple[str, ...]:
-    if problem.rule in ("foreign-key", "list-foreign-key"):
-        m = re.search(r"\b(?:no|not a) (\w+)\.\w+", problem.message)
+    return _refs_of(problem.rule, problem.message)
+
+
+@lru_cache(maxsize=4096)
+def _refs_of(rule: str, message: str) -> tuple[str, ...]:
+    if rule in ("foreign-key", "list-foreign-key"):
+        m = re.search(r"\b(?:no|not a) (\w+)\.\w+", message)
         return (m.group(1),) if m else ()
-    return READS.get(problem.rule, ())
+    return READS.get(rule, ())
 
 
-def _allowed_values(field_def: dict, parsed: dict, problem: Problem) -> list[str]:
+def _allowed_key(field_def: dict, parsed: dict, problem: Problem) -> tuple | None:
+    """What the allowed values of a problem's cell are: the field's enum or a referenced column."""
     enum = field_def.get("constraints", {}).get("enum")
     if enum:
-        return [str(v) for v in enum]
+        return ("enum", tuple(str(v) for v in enum))
     m = re.search(r"\b(?:no|not a) (\w+)\.(\w+)", problem.message)
     if m and m.group(1) in parsed and m.group(2) in parsed[m.group(1)].frame:
-        return [str(v) for v in parsed[m.group(1)].frame[m.group(2)].dropna().unique()]
-    return []
+        return ("column", m.group(1), m.group(2))
+    return None
+
+
+def _folded(key: tuple, parsed: dict) -> dict[str, list[str]]:
+    """The allowed values by their case-folded form, in their order (each list in first-seen order)."""
+    values = key[1] if key[0] == "enum" else [str(v) for v in parsed[key[1]].frame[key[2]].dropna().unique()]
+    out: dict[str, list[str]] = {}
+    for v in values:
+        out.setdefault(v.casefold(), []).append(v)
+    return out
 
 
 def triage(problems: list[Problem], parsed: dict, fields: dict[str, dict[str, dict]]) -> list[Problem]:
@@ -81,14 +97,18 @@ def triage(problems: list[Problem], parsed: dict, fields: dict[str, dict[str, di
         kept.append(Problem(parsed[name].file if name in parsed else name, None, None, None, "checks-skipped",
                             f"{count} check(s) of other tables against this file were skipped until its structural problems are fixed",
                             "fix the problems listed for this file, then run `carte validate` again"))
-    unique = sorted(set(kept), key=lambda p: (p.file, p.line or 0, p.column or "", p.rule, p.value or ""))
-    # Files with structural problems first, and in each file its structural problems first.
-    return sorted(unique, key=lambda p: (p.file not in broken_files and p.file not in broken, p.file, p.rule not in STRUCTURAL))
+    # Files with structural problems first, and in each file its structural problems first; then
+    # by line, column and rule (one sort: an all-invalid package has a problem per row).
+    first = {f for f in {p.file for p in kept} if f in broken_files or f in broken}
+    return sorted(set(kept), key=lambda p: (p.file not in first, p.file, p.rule not in STRUCTURAL, p.line or 0, p.column or "",
+                                            p.rule, p.value or "", p.message or "", p.hint or ""))
 
 
 def _one_per_cell(problems: list[Problem], parsed: dict, fields: dict[str, dict[str, dict]]) -> list[Problem]:
     by_file = {t.file: name for name, t in parsed.items()}
     cells: dict[tuple, list[Problem]] = {}
+    folded: dict[tuple, dict[str, list[str]]] = {}
+    keys: dict[tuple, tuple | None] = {}
     for p in problems:
         cells.setdefault((p.file, p.line, p.column), []).append(p)
     out = []
@@ -103,8 +123,18 @@ def _one_per_cell(problems: list[Problem], parsed: dict, fields: dict[str, dict[
         value_rules = [p for p in group if p.rule in ("pattern", "enum", "foreign-key")]
         if value_rules and value_rules[0].value:
             value = value_rules[0].value
-            allowed = [a for p in value_rules for a in _allowed_values(field_def, parsed, p)]
-            match = [a for a in allowed if a.casefold() == value.strip().casefold() and a != value]
+            # One case-folded index per vocabulary or referenced column (not a scan per problem:
+            # an all-invalid package has a problem in every row).
+            match = []
+            for p in value_rules:
+                where = (file, column, p.rule, p.message)  # FK messages name the table, not the value
+                if where not in keys:
+                    keys[where] = _allowed_key(field_def, parsed, p)
+                key = keys[where]
+                if key is not None:
+                    if key not in folded:
+                        folded[key] = _folded(key, parsed)
+                    match += [a for a in folded[key].get(value.strip().casefold(), []) if a != value]
             if match:
                 group = [p for p in group if p.rule not in ("pattern", "enum", "foreign-key")]
                 group.append(Problem(file, line, column, value, "case", "the value differs from an allowed value only in upper/lower case",
