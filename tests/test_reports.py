@@ -24,6 +24,9 @@ def test_standard_tables_by_hand(mini):
     crs = safety[(safety["grouping"] == "overall") & (safety["event"] == "crs") & (safety["grade"] == "any")].iloc[0]
     assert (crs["k"], crs["n"], crs["events"]) == (3, 16, 12)
     assert out["trials_by_phase"]["trials"].sum() == 4
+    # The release documents its own gaps: the provenance targets of `carte coverage --targets`.
+    targets = out["provenance_targets"].set_index("check")
+    assert targets.loc["identifiers", ["count", "of"]].tolist() == [3, 3]  # the three peer-reviewed papers have a DOI or PMID
 
 
 def test_study_characteristics(mini):

@@ -86,6 +86,7 @@ def standard_tables(tables, results: pd.DataFrame | None = None, certainty: pd.D
 
 
 def _standard_tables(tables, results, certainty, headline_long) -> dict[str, pd.DataFrame]:
+    from carte_evidence.analysis.audit import audit
     from carte_evidence.analysis.trials import trial_counts
 
     from carte_evidence.analysis.grading import evidence_certainty
@@ -104,6 +105,9 @@ def _standard_tables(tables, results, certainty, headline_long) -> dict[str, pd.
     out["pooled_efficacy"] = _pooled_levels(tables, "outcome")
     out["pooled_safety"] = _pooled_levels(tables, "ae")
     out["study_characteristics"] = study_characteristics(tables)
+    # How complete and how well sourced the data are (schemas/audit_targets.yaml): a release
+    # documents its own gaps.
+    out["provenance_targets"] = audit(tables)
     if "trials" in tables:
         for by in TRIAL_TABLE_FIELDS:
             out[f"trials_by_{by}"] = trial_counts(tables, by)
