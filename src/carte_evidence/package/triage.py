@@ -29,6 +29,7 @@ READS = {
 }
 # Type problems that make a "required value is missing" of the same cell redundant.
 _TYPE_RULES = ("type-integer", "type-number", "type-boolean")
+VALUE_RULES = frozenset({"pattern", "enum", "foreign-key"})  # a value outside a list or form
 _IN_RANGE = re.compile(r"^in_range\(([^,]+), ([^)]+)\)$")
 _EXCEPTION_TEXT = re.compile(r"^[A-Z]\w*(Error|Exception)\(")
 DATE_HINT = "write dates as YYYY-MM-DD, e.g. 2024-03-12 (YYYY-MM or YYYY when the source gives no day)"
@@ -78,14 +79,14 @@ def triage(problems: list[Problem], parsed: dict, fields: dict[str, dict[str, di
 
     kept: list[Problem] = []
     skipped: dict[str, int] = {}
+    ranges: dict[str, re.Match | None] = {}  # per rule, not per problem
     for p in problems:
-        m = _IN_RANGE.match(p.rule)
+        m = ranges[p.rule] if p.rule in ranges else ranges.setdefault(p.rule, _IN_RANGE.match(p.rule))
         if m:
             p = Problem(p.file, p.line, p.column, p.value, "range", f"the value is outside the allowed range {m.group(1)} to {m.group(2)}", f"use a value from {m.group(1)} to {m.group(2)}")
         if p.value is not None and _EXCEPTION_TEXT.match(p.value):
             p = Problem(p.file, None, p.column, None, p.rule, f"the check '{p.rule}' could not run on this column", "fix the other problems of this file first")
-        source = by_file.get(p.file)
-        blocked = [r for r in _refs(p) if r in broken and r != source]
+        blocked = [r for r in _refs(p) if r in broken and r != by_file.get(p.file)] if broken else ()
         if blocked and p.rule not in STRUCTURAL:
             for r in blocked:
                 skipped[r] = skipped.get(r, 0) + 1
@@ -113,8 +114,8 @@ def _one_per_cell(problems: list[Problem], parsed: dict, fields: dict[str, dict[
         cells.setdefault((p.file, p.line, p.column), []).append(p)
     out = []
     for (file, line, column), group in cells.items():
-        if line is None or column is None or len(group) == 1 and group[0].rule not in ("pattern", "enum", "foreign-key"):
-            out.extend(group)
+        if line is None or column is None or len(group) == 1 and group[0].rule not in VALUE_RULES:
+            out += group
             continue
         rules = {p.rule for p in group}
         if rules & set(_TYPE_RULES):
