@@ -51,3 +51,17 @@ def test_cli_tables_with_figures(mini, tmp_path):
     # names, not ids: the disease and measure names, the study's first author, the versions
     assert "Systemic lupus erythematosus" in svg and "DORIS remission" in svg and "analysis plan" in svg
     assert "doris_remission" not in svg
+
+
+def test_figure_labels_the_font_cannot_draw_fall_back_to_the_study_id(real_tables):
+    from carte_evidence.analysis.summary import study_labels
+    from carte_evidence.outputs.standard import drawable_labels
+
+    labels = study_labels(real_tables)
+    drawn = drawable_labels(labels)
+    # A Chinese outlet as the 'author' would be empty boxes in DejaVu Sans: the id is drawn instead.
+    assert labels["zch-autologous-cart-paed-sle-20"] == "杭州网 2024"
+    assert drawn["zch-autologous-cart-paed-sle-20"] == "zch-autologous-cart-paed-sle-20"
+    # Accented Latin is drawn as it is; everything else is unchanged.
+    assert drawn["erlangen-cd19car"] == labels["erlangen-cd19car"] == "Müller 2024 (New England Journal of Medicine)"
+    assert (drawn != labels).sum() == labels.str.contains(r"[\u2e80-\u9fff]").sum()

@@ -162,6 +162,19 @@ def _names(tables) -> dict[str, dict]:
     }
 
 
+# Scripts the figures' font (matplotlib's default DejaVu Sans) has no glyphs for: CJK ideographs,
+# kana, hangul and their punctuation. Drawn, they would be empty boxes.
+_UNDRAWABLE = re.compile("[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]")
+
+
+def drawable_labels(labels: pd.Series) -> pd.Series:
+    """Study labels for figures: a label in a script the figure font cannot draw (a Chinese news
+    outlet as the 'author', say) is shown as the study id instead of a row of empty boxes. The
+    tables and the site keep the original label."""
+    bad = labels.astype("string").str.contains(_UNDRAWABLE).fillna(False).to_numpy()
+    return labels.where(~bad, pd.Series(labels.index, index=labels.index))
+
+
 def _group_label(result, names) -> str:
     group = str(result["group"])
     if result["grouping"] in ("disease",):
@@ -276,7 +289,7 @@ def forest_plots(tables, folder: Path, results: pd.DataFrame | None = None, cert
 
         certainty = evidence_certainty(tables, results=results)
     cert = certainty.set_index("analysis_id")["certainty"]
-    names, labels = _names(tables), study_labels(tables)
+    names, labels = _names(tables), drawable_labels(study_labels(tables))
     rows = {"incidence": shared.split(analysis_rows(tables, "ae"), ["event", "grade"])}
     windows = {}
     written = []
