@@ -2,31 +2,35 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
 import pandas as pd
-import yaml
-
 from carte_evidence.analysis.summary import NOT_COUNTED, analysis_rows
 from carte_evidence.package.paths import schemas_dir
+from carte_evidence.package.schema import read_yaml
 
 COLUMNS = ["check", "label", "count", "of", "share", "target", "met", "missing"]
 
 
-@lru_cache(maxsize=1)
 def load_targets() -> dict[str, Any]:
     """The targets as a dict (cached; do not mutate)."""
-    return yaml.safe_load((schemas_dir() / "audit_targets.yaml").read_text(encoding="utf-8"))
+    return read_yaml(schemas_dir() / "audit_targets.yaml")
+
+
+def counted_studies(tables: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
+    """The studies by id, their treated patients (disjoint arms) and whether they are counted
+    (autoimmune indication, not a pooled re-report, not contained in another study)."""
+    studies = tables["studies"].set_index("study_id")
+    arms = tables["arms"]
+    treated = arms[arms["arm_scope"].isna()].groupby("study_id")["n_treated"].sum(min_count=1).reindex(studies.index).fillna(0)
+    counted = (studies["indication"] == "autoimmune") & ~studies["overlap_status"].isin(NOT_COUNTED).fillna(False)
+    return studies, treated, counted
 
 
 def depth_studies(tables: dict[str, pd.DataFrame], min_patients: int) -> pd.Index:
     """Counted autoimmune-indication studies with at least ``min_patients`` treated patients."""
-    studies = tables["studies"].set_index("study_id")
-    arms = tables["arms"]
-    treated = arms[arms["arm_scope"].isna()].groupby("study_id")["n_treated"].sum(min_count=1).reindex(studies.index)
-    counted = (studies["indication"] == "autoimmune") & ~studies["overlap_status"].isin(NOT_COUNTED).fillna(False)
-    return studies.index[(counted & (treated.fillna(0) >= min_patients)).to_numpy()]
+    studies, treated, counted = counted_studies(tables)
+    return studies.index[(counted & (treated >= min_patients)).to_numpy()]
 
 
 def double_counted(tables: dict[str, pd.DataFrame]) -> tuple[int, int, list[str]]:
@@ -36,10 +40,7 @@ def double_counted(tables: dict[str, pd.DataFrame]) -> tuple[int, int, list[str]
     smaller study's patients might all be in the larger one, unless a curator bounded the shared
     patients (``overlap_max_shared``): the bound adds up min(n_A, n_B, bound_A, bound_B).
     """
-    studies = tables["studies"].set_index("study_id")
-    arms = tables["arms"]
-    n = arms[arms["arm_scope"].isna()].groupby("study_id")["n_treated"].sum(min_count=1).reindex(studies.index).fillna(0)
-    counted = (studies["indication"] == "autoimmune") & ~studies["overlap_status"].isin(NOT_COUNTED).fillna(False)
+    studies, n, counted = counted_studies(tables)
     pairs, bound = [], 0
     for study, others in studies["overlaps_with"].dropna().items():
         for other in str(others).split():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from carte_evidence.analysis.plan import load_plan
 from carte_evidence.package.schema import table_schema
 
 # (event, grade) -> column prefix of the headline safety counts in arms_wide.
@@ -31,8 +32,6 @@ def one_report(rows: pd.DataFrame, tables: dict[str, pd.DataFrame], keys: list[s
     that does. So each study counts once per analysis (its patients are never added up across
     reports), and a number the primary publication does not give still counts.
     """
-    from carte_evidence.analysis.plan import load_plan
-
     selection = selection or load_plan()["report_selection"]
     if selection not in REPORT_SELECTIONS:
         raise ValueError(f"report_selection must be one of {', '.join(REPORT_SELECTIONS)}, not {selection!r}")

@@ -7,31 +7,23 @@ data, turns facts into points and points into a grade. Nothing here knows a poin
 from __future__ import annotations
 
 import copy
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from carte_evidence.package.paths import schemas_dir
+from carte_evidence.package.schema import read_yaml
 from carte_evidence.analysis import shared
 from carte_evidence.analysis.derived import one_report
 
 
 def load_rubric(path: str | Path | None = None) -> dict[str, Any]:
     """The grading rubric (default: schemas/grading.yaml)."""
-    file = Path(path or schemas_dir() / "grading.yaml")
-    stat = file.stat()
     # A build asks for it several times; the file is read again when it changes. A copy, so a
     # caller that edits its rubric leaves the next caller's alone.
-    return copy.deepcopy(_read_rubric(str(file.resolve()), stat.st_mtime_ns, stat.st_size))
-
-
-@lru_cache(maxsize=8)
-def _read_rubric(path: str, mtime_ns: int, size: int) -> dict[str, Any]:
-    return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    return copy.deepcopy(read_yaml(path or schemas_dir() / "grading.yaml"))
 
 
 # ---- facts ------------------------------------------------------------------------------------

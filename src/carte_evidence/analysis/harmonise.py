@@ -9,26 +9,19 @@ is returned by :func:`conflicts`.
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
-
 from carte_evidence.package.paths import schemas_dir
+from carte_evidence.package.schema import read_yaml
 
 REPORT = ["arm_id", "publication_id", "event"]
 
 
-@lru_cache(maxsize=4)
-def _rules(path: str) -> dict[str, Any]:
-    return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-
-
 def load_rules(path: str | Path | None = None) -> dict[str, Any]:
-    """The harmonisation rules (default: schemas/harmonisation.yaml)."""
-    return _rules(str(path or schemas_dir() / "harmonisation.yaml"))
+    """The harmonisation rules (default: schemas/harmonisation.yaml; cached: do not mutate)."""
+    return read_yaml(path or schemas_dir() / "harmonisation.yaml")
 
 
 # Rows are plain dicts here: reports have a handful of rows, and pandas per group is slow.

@@ -43,7 +43,6 @@ def headline(tables: dict[str, pd.DataFrame], results: pd.DataFrame | None = Non
     measure_names = measures.set_index("measure_id")["name"]
     by_disease = counts(tables, "disease").set_index("disease")
     overall = counts(tables, "indication").set_index("indication").loc["autoimmune"]
-    main = plan["efficacy"]["windows"][plan["efficacy"]["main_window"]]
     labels = {a["id"]: a["label"] for a in plan["safety"]["analyses"]}
     diseases = [d for d in by_disease.index if d in names.index and d != "mixed-autoimmune"]
     # The results looked up below, indexed once: (analysis, grouping, group) -> first row, and

@@ -106,12 +106,16 @@ def timeline(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     return out.reset_index().astype({"year": "Int64"})
 
 
-def _in_window(rows: pd.DataFrame, by: list[str], months: float, plus_minus: float) -> pd.DataFrame:
-    """Per group, the row closest to ``months`` within +-``plus_minus`` (later on a tie)."""
+def _within(rows: pd.DataFrame, months: float, plus_minus: float) -> pd.DataFrame:
+    """The rows whose timepoint is within ``months`` +-``plus_minus``."""
     t = rows["timepoint_months"].astype("Float64")
-    inside = rows[((t - months).abs() <= plus_minus).fillna(False).to_numpy()]
-    inside = inside.assign(_d=(inside["timepoint_months"].astype(float) - months).abs(), _t=-inside["timepoint_months"].astype(float))
-    return inside.sort_values(by + ["_d", "_t"], kind="stable").drop_duplicates(by, keep="first").drop(columns=["_d", "_t"])
+    return rows[((t - months).abs() <= plus_minus).fillna(False).to_numpy()]
+
+
+def _closest(rows: pd.DataFrame, by: list[str], months: float) -> pd.DataFrame:
+    """Per group, the row closest to ``months`` (the later one on a tie)."""
+    rows = rows.assign(_d=(rows["timepoint_months"].astype(float) - months).abs(), _t=-rows["timepoint_months"].astype(float))
+    return rows.sort_values(by + ["_d", "_t"], kind="stable").drop_duplicates(by, keep="first").drop(columns=["_d", "_t"])
 
 
 def analysis_rows(tables: dict[str, pd.DataFrame], kind: str = "outcome", timepoint: str | float | None = None,
@@ -157,8 +161,9 @@ def _analysis_rows(tables: dict[str, pd.DataFrame], kind: str, timepoint: float 
         else:
             window = plan["efficacy"]["windows"][plan["efficacy"]["main_window"]]
             months, plus_minus = float(timepoint), float(window["plus_minus"])
-            inside = rows[((rows["timepoint_months"].astype("Float64") - months).abs() <= plus_minus).fillna(False).to_numpy()]
-            rows = _in_window(one_report(inside, tables, ["measure"], report_selection), ["arm_id", "measure"], months, plus_minus)
+            # The report is chosen among the rows inside the window, then the closest timepoint.
+            inside = _within(rows, months, plus_minus)
+            rows = _closest(one_report(inside, tables, ["measure"], report_selection), ["arm_id", "measure"], months)
         keys = ["measure"]
         mixed = plan["efficacy"]["mixed_disease_arms"] if mixed_disease_arms is None else mixed_disease_arms
     else:

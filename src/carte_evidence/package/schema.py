@@ -30,25 +30,27 @@ TRUE_VALUES = ("true", "True", "TRUE", "1")
 FALSE_VALUES = ("false", "False", "FALSE", "0")
 
 
-def _read_yaml(path: str) -> dict[str, Any]:
+def read_yaml(path: str | Path) -> Any:
+    """A YAML file's data, read once and again only when the file changes (cached: do not mutate)."""
     p = Path(path)
-    return _read_yaml_cached(str(p), p.stat().st_mtime_ns)
+    info = p.stat()
+    return _read_yaml_cached(str(p.resolve()), info.st_mtime_ns, info.st_size)
 
 
 @lru_cache(maxsize=None)
-def _read_yaml_cached(path: str, mtime: int) -> dict[str, Any]:
+def _read_yaml_cached(path: str, mtime_ns: int, size: int) -> Any:
     # libyaml's loader when PyYAML has it: the same data, 10x faster than the Python one.
     return yaml.load(Path(path).read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
 def field_metadata(directory: Path | None = None) -> dict[str, dict[str, Any]]:
     """Every field's definition, by name (from fields.yaml)."""
-    return _read_yaml(str((directory or schemas_dir()) / "fields.yaml"))["fields"]
+    return read_yaml(str((directory or schemas_dir()) / "fields.yaml"))["fields"]
 
 
 def resource_metadata(directory: Path | None = None) -> dict[str, Any]:
     """The package and table definitions (from resources.yaml)."""
-    return _read_yaml(str((directory or schemas_dir()) / "resources.yaml"))
+    return read_yaml(str((directory or schemas_dir()) / "resources.yaml"))
 
 
 def table_schema(resource: str, directory: Path | None = None) -> dict[str, Any]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-import pandas as pd
 
 from carte_evidence.package.problems import Problem
 
@@ -121,7 +120,7 @@ def _one_per_cell(problems: list[Problem], parsed: dict, fields: dict[str, dict[
         if rules & set(_TYPE_RULES):
             group = [p for p in group if p.rule != "required"]
         field_def = fields.get(by_file.get(file, ""), {}).get(column, {})
-        value_rules = [p for p in group if p.rule in ("pattern", "enum", "foreign-key")]
+        value_rules = [p for p in group if p.rule in VALUE_RULES]
         if value_rules and value_rules[0].value:
             value = value_rules[0].value
             # One case-folded index per vocabulary or referenced column (not a scan per problem:
@@ -137,7 +136,7 @@ def _one_per_cell(problems: list[Problem], parsed: dict, fields: dict[str, dict[
                         folded[key] = _folded(key, parsed)
                     match += [a for a in folded[key].get(value.strip().casefold(), []) if a != value]
             if match:
-                group = [p for p in group if p.rule not in ("pattern", "enum", "foreign-key")]
+                group = [p for p in group if p.rule not in VALUE_RULES]
                 group.append(Problem(file, line, column, value, "case", "the value differs from an allowed value only in upper/lower case",
                                      f"did you mean {match[0]}?"))
             elif "pattern" in rules and _is_date(field_def):

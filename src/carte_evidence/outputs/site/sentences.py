@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import math
-from functools import lru_cache
 from pathlib import Path
 
-import yaml
+from carte_evidence.package.schema import read_yaml
 
 SENTENCES = Path(__file__).with_name("sentences.yaml")
 
 
-@lru_cache(maxsize=4)
 def load_sentences(path: str | Path = SENTENCES) -> dict:
-    """The sentence templates (default: sentences.yaml beside this module)."""
-    return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    """The sentence templates (default: sentences.yaml beside this module; cached: do not mutate)."""
+    return read_yaml(path)
 
 
 def _missing(value) -> bool:
