@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from carte_evidence.package.paths import schemas_dir
 from carte_evidence.package.schema import read_yaml
@@ -57,14 +58,20 @@ def _row(parts: list[Row], events: int | None = None) -> dict:
             "n_evaluable": parts[0]["n_evaluable"], "derived_from": " ".join(r["ae_id"] for r in parts)}
 
 
-def _derive_one(group: list[Row], target: str, rule: dict, sets: dict[str, list[int]]) -> dict | None:
-    """A derived row for one report and one target grade, or None when no rule holds."""
-    usable = [r for r in group if not pd.isna(r["n_events"]) and not pd.isna(r["n_evaluable"])]
+def _within(sets: dict[str, list[int]], covers: list[int]) -> frozenset:
+    """The grade categories whose grades all lie in ``covers``."""
+    return frozenset(g for g in sets if set(sets[g]) <= set(covers))
+
+
+def _derive_one(group: list[Row], target: str, rule: dict, sets: dict[str, list[int]], within: frozenset | None = None) -> dict | None:
+    """A derived row for one report and one target grade, or None when no rule holds
+    (``within``: :func:`_within` of the rule's ``covers``, when the caller worked it out once)."""
+    usable = [r for r in group if r["n_events"] is not None and r["n_evaluable"] is not None]
     if "from_grade" in rule:
         listing = _listing(usable, sets)
         return _row(listing) if listing is not None else None
     covers = sorted(rule["covers"])
-    parts = _last_per_grade(usable, {g for g in sets if set(sets[g]) <= set(covers)})
+    parts = _last_per_grade(usable, within if within is not None else _within(sets, covers))
     if parts and _disjoint_union(parts, sets) == covers and _one_denominator(parts):
         return _row(parts)
     if rule.get("zero_when_any_is_zero"):
@@ -78,19 +85,38 @@ def _derive_one(group: list[Row], target: str, rule: dict, sets: dict[str, list[
     return None
 
 
-def derived_rows(adverse_events: pd.DataFrame, rules: dict[str, Any] | None = None) -> pd.DataFrame:
-    """Every derivable 'any' and '>=3' row (whether or not one was recorded), marked derived."""
+_COLUMNS = ["ae_id", *REPORT, "grade", "n_events", "n_evaluable"]
+
+
+def _reports(adverse_events: pd.DataFrame, rules: dict[str, Any]) -> dict[tuple, list[Row]]:
+    """The rows of graded events as plain dicts (empty values None), grouped by report."""
+    ae = adverse_events[adverse_events["event"].isin(rules["graded_events"])]
+    columns = [ae[c].to_numpy(dtype=object, na_value=None) for c in _COLUMNS]
+    reports: dict[tuple, list[Row]] = {}
+    for values in zip(*columns):
+        row = dict(zip(_COLUMNS, values))
+        reports.setdefault(values[1:4], []).append(row)
+    return reports
+
+
+def derived_rows(adverse_events: pd.DataFrame, rules: dict[str, Any] | None = None, recorded_only: bool = False) -> pd.DataFrame:
+    """Every derivable 'any' and '>=3' row (whether or not one was recorded), marked derived.
+
+    ``recorded_only``: derive a grade only for the reports that recorded a row of that grade
+    (all :func:`conflicts` compares).
+    """
     rules = rules or load_rules()
     sets = {str(k): v for k, v in rules["grade_sets"].items()}
-    ae = adverse_events[adverse_events["event"].isin(rules["graded_events"])]
-    ae = ae[["ae_id", *REPORT, "grade", "n_events", "n_evaluable"]].astype(object).where(ae[["ae_id", *REPORT, "grade", "n_events", "n_evaluable"]].notna(), None)
-    reports: dict[tuple, list[Row]] = {}
-    for r in ae.to_dict("records"):
-        reports.setdefault(tuple(r[k] for k in REPORT), []).append(r)
+    reports = _reports(adverse_events, rules)
+    plan = [(target, rule, _within(sets, sorted(rule["covers"])) if "covers" in rule else None) for target, rule in rules["derive"].items()]
     out = []
     for keys in sorted(reports):
-        for target, rule in rules["derive"].items():
-            row = _derive_one(reports[keys], target, rule, sets)
+        group = reports[keys]
+        grades = {r["grade"] for r in group} if recorded_only else None
+        for target, rule, within in plan:
+            if grades is not None and target not in grades:
+                continue
+            row = _derive_one(group, target, rule, sets, within)
             if row is not None:
                 out.append({**dict(zip(REPORT, keys)), "grade": target, **row})
     frame = pd.DataFrame(out, columns=[*REPORT, "grade", "n_events", "n_evaluable", "derived_from"])
@@ -109,17 +135,53 @@ def harmonised_adverse_events(adverse_events: pd.DataFrame, rules: dict[str, Any
     return pd.concat([recorded, new], ignore_index=True)
 
 
+def _report_codes(ae: pd.DataFrame) -> np.ndarray:
+    """A number per report (arm x publication x event; empty values are a value too)."""
+    code, span = np.zeros(len(ae), dtype=np.int64), 1
+    for k in REPORT:
+        codes, uniques = pd.factorize(ae[k], use_na_sentinel=False)
+        if span * (len(uniques) + 1) >= 1 << 62:  # renumbered when the combined number would overflow
+            code, span = _dense(code)
+        code, span = code * (len(uniques) + 1) + codes, span * (len(uniques) + 1)
+    return _dense(code)[0]
+
+
+def _dense(code: np.ndarray) -> tuple[np.ndarray, int]:
+    values, inverse = np.unique(code, return_inverse=True)
+    return inverse.reshape(-1).astype(np.int64), len(values)
+
+
 def conflicts(adverse_events: pd.DataFrame, rules: dict[str, Any] | None = None) -> pd.DataFrame:
-    """Recorded rows whose count disagrees with the value derived from the same report's other rows."""
+    """Recorded rows whose count disagrees with the value derived from the same report's other rows.
+
+    The rules are worked out over whole columns (:mod:`.harmonise_columns`): the same answers as
+    merging the recorded rows with :func:`derived_rows`, in the recorded rows' order.
+    """
+    from carte_evidence.analysis.harmonise_columns import Reports
+
     rules = rules or load_rules()
-    # Only a report with a recorded target grade ('any', '>=3') and at least one other row can
-    # disagree with itself; leaving the others out keeps this cheap on large packages.
-    ae = adverse_events[adverse_events["event"].isin(rules["graded_events"])]
-    keys = [ae[k] for k in REPORT]
-    size = ae.groupby(keys, dropna=False)["grade"].transform("size")
-    has_target = ae["grade"].isin(list(rules["derive"])).groupby(keys, dropna=False).transform("any")
-    adverse_events = ae[((size > 1) & has_target).to_numpy()]
-    derived = derived_rows(adverse_events, rules)
-    both = adverse_events.merge(derived, on=[*REPORT, "grade"], suffixes=("", "_derived"))
-    bad = both[(both["n_events"] != both["n_events_derived"]) | (both["n_evaluable"] != both["n_evaluable_derived"])]
-    return bad[["ae_id", *REPORT, "grade", "n_events", "n_evaluable", "n_events_derived", "n_evaluable_derived", "derived_from"]].reset_index(drop=True)
+    sets = {str(k): v for k, v in rules["grade_sets"].items()}
+    ae = adverse_events[["ae_id", *REPORT, "grade", "n_events", "n_evaluable"]]
+    ae = ae[ae["event"].isin(rules["graded_events"]).to_numpy(dtype=bool, na_value=False)]
+    reports = Reports(ae, _report_codes(ae), sets)
+    grade = reports.grade
+    bad, derived_events, derived_evaluable, derived_from = [], [], [], []
+    for target, rule in rules["derive"].items():
+        derived = reports.derive(rule)
+        rows = np.flatnonzero(grade == target)
+        rows = rows[derived.exists[reports.report[rows]]]
+        of = reports.report[rows]
+        events, evaluable = reports.n_events[rows], reports.n_evaluable[rows]
+        with np.errstate(invalid="ignore"):  # an empty recorded count is not compared (pandas' NA)
+            differs = (~np.isnan(events) & (events != derived.n_events[of])) | (~np.isnan(evaluable) & (evaluable != derived.n_evaluable[of]))
+        bad.append(rows[differs])
+        derived_events.append(derived.n_events[of[differs]])
+        derived_evaluable.append(derived.n_evaluable[of[differs]])
+        derived_from += reports.derived_from(of[differs], derived)
+    rows = np.concatenate(bad) if bad else np.zeros(0, dtype=np.int64)
+    order = np.argsort(rows, kind="stable")  # the recorded rows' order
+    out = ae.iloc[rows[order]].reset_index(drop=True)
+    out["n_events_derived"] = pd.array(np.concatenate(derived_events)[order].astype(np.int64) if bad else [], dtype="Int64")
+    out["n_evaluable_derived"] = pd.array(np.concatenate(derived_evaluable)[order].astype(np.int64) if bad else [], dtype="Int64")
+    out["derived_from"] = [derived_from[i] for i in order.tolist()]
+    return out

@@ -27,14 +27,18 @@ def validate(
     """
     import gc
 
-    gc.disable()  # while pandas and pandera are imported too (see package.validate.gc_paused)
+    gc.disable()  # for the whole command, imports and warnings too (see package.validate.gc_paused)
     try:
-        from carte_evidence.package.validate import validate as run
-
-        report = run(path)
+        _validate(path, format)
     finally:
         gc.enable()
+
+
+def _validate(path: Optional[Path], format: Format) -> None:
     from carte_evidence.outputs.problem_report import render_problems
+    from carte_evidence.package.validate import validate as run
+
+    report = run(path)
 
     base = report.package.parent
     try:
@@ -69,10 +73,11 @@ def _warn_harmonisation(tables) -> None:
     same report's per-grade rows (CURATION.md 6a). The recorded value is the one used."""
     from carte_evidence.analysis.harmonise import conflicts
 
-    for row in conflicts(tables["adverse_events"]).to_dict("records"):
-        typer.echo(
-            f"warning: adverse_events {row['ae_id']}: {row['event']} grade {row['grade']} is recorded as "
-            f"{row['n_events']}/{row['n_evaluable']}, but the report's per-grade rows ({row['derived_from']}) add up to "
-            f"{row['n_events_derived']}/{row['n_evaluable_derived']}; the recorded value is used - check both against the source",
-            err=True,
-        )
+    lines = [
+        f"warning: adverse_events {row['ae_id']}: {row['event']} grade {row['grade']} is recorded as "
+        f"{row['n_events']}/{row['n_evaluable']}, but the report's per-grade rows ({row['derived_from']}) add up to "
+        f"{row['n_events_derived']}/{row['n_evaluable_derived']}; the recorded value is used - check both against the source"
+        for row in conflicts(tables["adverse_events"]).to_dict("records")
+    ]
+    if lines:
+        typer.echo("\n".join(lines), err=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -167,27 +168,34 @@ def derived_resource(name: str, directory: Path | None = None) -> dict[str, Any]
     }
 
 
+_PANDERA_LOCK = threading.Lock()
+
+
 def pandera():
     """The ``pandera.pandas`` module, imported without its data-synthesis extra.
 
     When hypothesis is installed (as in every development install), pandera's built-in checks
     import it, and through it pytest and trio: about 0.3 s added to every `carte validate`, for
     strategies carte never uses. Hidden during pandera's first import only; a process that has
-    already imported hypothesis (a test run) is left as it is.
+    already imported hypothesis (a test run) is left as it is. Safe to call from several threads
+    (validation imports pandera in the background while it reads the tables).
     """
-    if "pandera.pandas" in sys.modules:
-        return sys.modules["pandera.pandas"]
-    hide = "hypothesis" not in sys.modules
-    if hide:
-        sys.modules["hypothesis"] = None  # type: ignore[assignment]  # `import hypothesis` -> ImportError
-    try:
-        import pandera.backends.pandas.builtin_checks  # noqa: F401  (what imports hypothesis)
-        import pandera.backends.pandas.builtin_hypotheses  # noqa: F401
-        import pandera.pandas as module
-    finally:
+    module = sys.modules.get("pandera.pandas")
+    if module is not None and _PANDERA_LOCK.acquire(blocking=False):  # imported, and not being imported
+        _PANDERA_LOCK.release()
+        return module
+    with _PANDERA_LOCK:
+        hide = "hypothesis" not in sys.modules
         if hide:
-            del sys.modules["hypothesis"]
-    return module
+            sys.modules["hypothesis"] = None  # type: ignore[assignment]  # `import hypothesis` -> ImportError
+        try:
+            import pandera.backends.pandas.builtin_checks  # noqa: F401  (what imports hypothesis)
+            import pandera.backends.pandas.builtin_hypotheses  # noqa: F401
+            import pandera.pandas as module
+        finally:
+            if hide:
+                del sys.modules["hypothesis"]
+        return module
 
 
 def _primary_key(schema: dict[str, Any]) -> list[str]:
@@ -272,20 +280,46 @@ def _unique_check():
     return pandera().Check(lambda s: ~s.duplicated(keep=False), name="field_uniqueness")
 
 
-def validation_schema(schema: dict[str, Any], extra_checks: dict[str, list] | None = None):
+def _may_fail(column, checks: list, unique: bool, nullable: bool) -> tuple[list, bool, bool]:
+    """The checks of one column that some value breaks: each value-by-value check is run on the
+    distinct non-empty values only (as pandera would judge each of them), uniqueness is a count,
+    and a required column with no empty cell needs no null check. On a valid table nothing is
+    left for pandera to run; where a value fails, pandera runs that check and reports it."""
+    values = column.dropna()
+    if len(values) == len(column):
+        nullable = True  # no empty cell: 'required' cannot fail
+    distinct = values.unique()
+    sample = column.iloc[:0]._constructor(distinct, dtype=column.dtype) if len(distinct) else None
+    kept = []
+    for check in checks:
+        try:
+            holds = sample is None or bool(check(sample).check_passed)
+        except Exception:  # pandera reports a check that cannot run; leave it to pandera
+            holds = False
+        if not holds:
+            kept.append(check)
+    return kept, unique and len(distinct) < len(values), nullable
+
+
+def validation_schema(schema: dict[str, Any], extra_checks: dict[str, list] | None = None, frame=None):
     """The one pandera schema `validate` runs on a parsed table: its Table Schema's constraints
     plus ``extra_checks`` (column -> checks, the cross-field rules), in a single pass.
 
     Unlike :func:`to_pandera`, it leaves out what cannot fail on a table from
     :mod:`~carte_evidence.package.parse`, which has already typed every column and added any
-    missing one: dtypes, column presence, and columns without any check.
+    missing one: dtypes, column presence, and columns without any check. Given the ``frame``, it
+    also leaves out the constraints that no value of it breaks (see :func:`_may_fail`).
     """
     pa = pandera()
 
     extra_checks = extra_checks or {}
     specs, unique = _column_specs(schema)
+    if frame is not None and unique and all(k in frame.columns for k in unique) and not frame.duplicated(subset=unique, keep=False).any():
+        unique = None  # (empty values count as equal here: pandera's check can only find fewer)
     columns = {}
     for name, _dtype, nullable, unique_col, checks in specs:
+        if frame is not None and name in frame.columns:
+            checks, unique_col, nullable = _may_fail(frame[name], checks, unique_col, nullable)
         checks = checks + list(extra_checks.get(name, []))
         if unique_col:
             checks.append(_unique_check())
