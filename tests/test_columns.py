@@ -46,3 +46,28 @@ def test_negative_zero_follows_the_column_as_pandas_does():
     """'-0' is 0.0 beside integers and -0.0 beside decimals (pandas' to_numeric); kept so."""
     assert str(float(_both(["-0", "1"], FIELDS[1])[2].iloc[0])) == "0.0"
     assert str(float(_both(["-0", "1.5"], FIELDS[1])[2].iloc[0])) == "-0.0"
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.binary(max_size=3000), common=st.integers(0, 255), share=st.floats(0, 1),
+       bounds=st.tuples(st.integers(0, 3000), st.integers(0, 3000)),
+       flagged=st.sampled_from(["unsafe", "digit", "numeric", "space", "dot", "all", "none", "random"]), seed=st.integers(0, 2**32 - 1))
+def test_flagged_bytes_equal_a_lookup_of_every_byte(data, common, share, bounds, flagged, seed):
+    """_flagged (comparisons against the runs of unflagged byte values, then a lookup of the
+    candidates) finds exactly the bytes a lookup of every byte finds, for each table of the
+    module and random ones, across slice boundaries."""
+    from carte_evidence.package import columns
+
+    rng = np.random.default_rng(seed)
+    lut = {"unsafe": columns.UNSAFE_BYTES, "digit": columns.NOT_DIGIT, "numeric": columns.NOT_NUMERIC,
+           "space": columns.SPACE_BYTES, "dot": columns._lut([ord(".")]), "all": columns._lut(range(256)),
+           "none": columns._lut([]), "random": rng.random(256) < 0.1}[flagged]
+    raw = np.frombuffer(data, dtype=np.uint8).copy()
+    raw[rng.random(len(raw)) < share] = common
+    start, stop = sorted(min(b, len(raw)) for b in bounds)
+    old_slice, columns.SLICE = columns.SLICE, 7  # small slices: the boundaries are exercised
+    try:
+        got = columns._flagged(lut, raw, np.array([start, stop]))
+    finally:
+        columns.SLICE = old_slice
+    assert np.array_equal(got, np.flatnonzero(lut[raw[start:stop]]) + start)

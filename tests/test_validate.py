@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 
 from carte_evidence import validate
+from carte_evidence.package.problems import Problem
 from conftest import REAL, edit
 
 
@@ -134,3 +135,26 @@ def test_any_bad_number_is_reported_at_its_cell(mini, row, column, bad):
         assert ("data/outcomes.csv", row + 2, column, bad) in found
     finally:
         path.write_text(original, encoding="utf-8")
+
+
+_TEXT = st.one_of(st.none(), st.sampled_from(["", "a", "B", "é", "a b", "10", "9", "zz"]))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.builds(Problem, st.sampled_from(["data/a.csv", "data/b.csv", "datapackage.json"]),
+                          st.one_of(st.none(), st.integers(0, 4)), _TEXT, _TEXT,
+                          st.sampled_from(["enum", "pattern", "file-missing", "malformed-row", "quote", "case"]), _TEXT, _TEXT),
+                max_size=40),
+       st.sets(st.sampled_from(["data/a.csv", "data/b.csv"])))
+def test_problems_are_ordered_as_the_sort_key_says_and_each_once(problems, first):
+    """triage._ordered (one numpy sort over ranks) gives each distinct problem once, in the order
+    of the documented key: files with structural problems first, then structural problems,
+    line, column, rule, value, message, hint (empty values as 0 or "")."""
+    from carte_evidence.package.triage import STRUCTURAL, _ordered
+
+    def key(p):
+        return (p.file not in first, p.file, p.rule not in STRUCTURAL, p.line or 0, p.column or "", p.rule, p.value or "", p.message or "", p.hint or "")
+
+    got = _ordered(problems, first)
+    assert sorted(got, key=key) == got  # (sorted is stable: equal keys keep got's order)
+    assert len(got) == len(set(problems)) and set(got) == set(problems)

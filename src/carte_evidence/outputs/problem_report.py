@@ -26,5 +26,5 @@ def render_problems(problems, fmt: str = "text", base: Path | None = None) -> st
             msg = p.message + (f" (value {p.value!r})" if p.value else "") + (f". Hint: {p.hint}" if p.hint else "")
             lines.append(f"::error {where},title={_gh_escape(title)}::{_gh_escape(msg)}")
         return "\n".join(lines)
-    body = "\n".join(str(p) for p in problems)
+    body = "\n".join(map(str, problems))
     return f"{body}\n{len(problems)} problem(s) found." if problems else "valid: no problems found."

@@ -103,14 +103,14 @@ def resource_path(res: dict, base: Path) -> tuple[Path | None, Problem | None]:
     return base / p, None
 
 
-def pandera_schema(res: dict, display: str, rules: dict | None = None, frame=None):
-    """The one-pass pandera schema of a resource (its Table Schema plus our ``rules``; given the
-    typed ``frame``, only the checks that some value breaks), or a problem when the descriptor's
-    schema is unusable."""
+def pandera_schema(res: dict, display: str, rules: dict | None = None, specs: tuple | None = None):
+    """The one-pass pandera schema of a resource (its Table Schema plus our ``rules``; given its
+    ``schema.screened_specs``, only the checks that some value breaks), or a problem when the
+    descriptor's schema is unusable."""
     from carte_evidence.package.schema import validation_schema
 
     try:
-        return validation_schema(res["schema"], rules or {}, frame), None
+        return validation_schema(res["schema"], rules or {}, specs), None
     except Exception as exc:  # frictionless/pandera reject a malformed schema in many ways
         message = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
         return None, Problem(display, None, None, None, "descriptor", f"the schema of resource '{res['name']}' cannot be used ({message})", REGENERATE)

@@ -203,53 +203,81 @@ def _primary_key(schema: dict[str, Any]) -> list[str]:
     return [key] if isinstance(key, str) else list(key)
 
 
-def _constraint_checks(constraints: dict[str, Any]) -> list:
-    """pandera checks of a field's Table Schema constraints.
+def _constraint_specs(constraints: dict[str, Any]) -> list[tuple[str, tuple]]:
+    """(pandera built-in check, its arguments) of a field's Table Schema constraints.
 
     Same checks, names and order as ``pandera.io.from_frictionless_schema`` (a minimum and a
     maximum together are one ``in_range``), so the problems reported do not depend on the route.
     """
-    pa = pandera()
-
-    checks = []
+    specs: list[tuple[str, tuple]] = []
     rest = dict(constraints)
     for name, low, high in (("in_range", "minimum", "maximum"), ("str_length", "minLength", "maxLength")):
         if low in rest and high in rest:
-            lo, hi = rest.pop(low), rest.pop(high)
-            checks.append(pa.Check.in_range(lo, hi) if name == "in_range" else pa.Check.str_length(lo, hi))
+            specs.append((name, (rest.pop(low), rest.pop(high))))
     for kind, value in rest.items():
         if kind == "maximum":
-            checks.append(pa.Check.less_than_or_equal_to(value))
+            specs.append(("less_than_or_equal_to", (value,)))
         elif kind == "minimum":
-            checks.append(pa.Check.greater_than_or_equal_to(value))
+            specs.append(("greater_than_or_equal_to", (value,)))
         elif kind == "maxLength":
-            checks.append(pa.Check.str_length(None, value))
+            specs.append(("str_length", (None, value)))
         elif kind == "minLength":
-            checks.append(pa.Check.str_length(value, None))
+            specs.append(("str_length", (value, None)))
         elif kind == "pattern":
-            checks.append(pa.Check.str_matches(rf"^{value}$"))
+            specs.append(("str_matches", (rf"^{value}$",)))
         elif kind == "enum":
-            checks.append(pa.Check.isin(value))
-    return checks
+            specs.append(("isin", (value,)))
+    return specs
 
 
-@lru_cache(maxsize=256)
-def _field_checks(constraints_json: str) -> tuple:
-    # Keyed by the constraints' JSON: the same field in many tables builds its checks once.
-    return tuple(_constraint_checks(json.loads(constraints_json)))
+@lru_cache(maxsize=512)
+def _pandera_check(spec_json: str):
+    # Keyed by the spec's JSON: the same field in many tables builds its check once.
+    name, args = json.loads(spec_json)
+    return getattr(pandera().Check, name)(*args)
+
+
+def pandera_checks(specs: list[tuple[str, tuple]]) -> list:
+    """The pandera checks of :func:`_constraint_specs`."""
+    return [_pandera_check(json.dumps(spec)) for spec in specs]
+
+
+def holds(spec: tuple[str, tuple], values) -> bool:
+    """Whether every one of ``values`` (a Series without empty values) passes the check ``spec``:
+    the pandas code of pandera's built-in check (pandera/backends/pandas/builtin_checks.py), run
+    without pandera, so that a valid package does not need pandera at all. A property test holds
+    it to pandera's own verdict."""
+    name, args = spec
+    if name == "in_range":
+        passed = (args[0] <= values) & (args[1] >= values)
+    elif name == "greater_than_or_equal_to":
+        passed = values >= args[0]
+    elif name == "less_than_or_equal_to":
+        passed = values <= args[0]
+    elif name == "str_length":
+        length = values.str.len()
+        low, high = args
+        passed = length >= low if high is None else length <= high if low is None else (length <= high) & (length >= low)
+    elif name == "str_matches":
+        passed = values.str.match(args[0], na=False)
+    elif name == "isin":
+        passed = values.isin(frozenset(args[0]))
+    else:  # pragma: no cover - _constraint_specs makes no other
+        raise ValueError(name)
+    return bool(passed.all())
 
 
 def _column_specs(schema: dict[str, Any]):
-    """(name, dtype, nullable, unique, checks) of each field, and the table's multi-field key."""
+    """(name, dtype, nullable, unique, constraint specs) of each field, and the table's
+    multi-field key."""
     key = _primary_key(schema)
     specs = []
     for field in schema["fields"]:
         name = field["name"]
         constraints = field.get("constraints") or {}
-        checks = list(_field_checks(json.dumps(constraints, sort_keys=True))) if constraints else []
         nullable = name not in key and not constraints.get("required", False)
         unique = (len(key) == 1 and name in key) or bool(constraints.get("unique", False))
-        specs.append((name, PANDAS_DTYPES.get(field.get("type", "string"), "string"), nullable, unique, checks))
+        specs.append((name, PANDAS_DTYPES.get(field.get("type", "string"), "string"), nullable, unique, _constraint_specs(constraints)))
     return specs, (key if len(key) > 1 else None)
 
 
@@ -265,7 +293,7 @@ def to_pandera(schema: dict[str, Any]):
 
     specs, unique = _column_specs(schema)
     columns = {
-        name: pa.Column(dtype, checks=checks, nullable=nullable, unique=unique_col, coerce=True, required=True, name=name)
+        name: pa.Column(dtype, checks=pandera_checks(checks), nullable=nullable, unique=unique_col, coerce=True, required=True, name=name)
         for name, dtype, nullable, unique_col, checks in specs
     }
     return pa.DataFrameSchema(columns=columns, coerce=False, strict=False, unique=unique)
@@ -281,46 +309,70 @@ def _unique_check():
 
 
 def _may_fail(column, checks: list, unique: bool, nullable: bool) -> tuple[list, bool, bool]:
-    """The checks of one column that some value breaks: each value-by-value check is run on the
-    distinct non-empty values only (as pandera would judge each of them), uniqueness is a count,
-    and a required column with no empty cell needs no null check. On a valid table nothing is
-    left for pandera to run; where a value fails, pandera runs that check and reports it."""
-    values = column.dropna()
-    if len(values) == len(column):
+    """The checks (constraint specs) of one column that some value breaks: each value-by-value
+    check is judged (:func:`holds`) on the distinct non-empty values only, uniqueness is a
+    count, and a required column with no empty cell needs no null check. On a valid table
+    nothing is left for pandera to run; where a value fails, pandera runs that check and
+    reports it."""
+    import pandas as pd
+
+    if nullable and not checks and not unique:
+        return [], False, True
+    empty = int(column.isna().sum())
+    if not empty:
         nullable = True  # no empty cell: 'required' cannot fail
-    distinct = values.unique()
-    sample = column.iloc[:0]._constructor(distinct, dtype=column.dtype) if len(distinct) else None
+    if not checks and not unique:
+        return [], False, nullable
+    distinct = column.unique()
+    distinct = distinct[~pd.isna(distinct)]
+    sample = pd.Series(distinct, dtype=column.dtype) if len(distinct) else None
     kept = []
     for check in checks:
         try:
-            holds = sample is None or bool(check(sample).check_passed)
+            passed = sample is None or holds(check, sample)
         except Exception:  # pandera reports a check that cannot run; leave it to pandera
-            holds = False
-        if not holds:
+            passed = False
+        if not passed:
             kept.append(check)
-    return kept, unique and len(distinct) < len(values), nullable
+    return kept, unique and len(distinct) < len(column) - empty, nullable
 
 
-def validation_schema(schema: dict[str, Any], extra_checks: dict[str, list] | None = None, frame=None):
+def screened_specs(schema: dict[str, Any], frame) -> tuple[list, list | None]:
+    """The column specs and multi-field key of ``schema`` (as :func:`_column_specs`), keeping
+    only what some value of the typed ``frame`` breaks (see :func:`_may_fail`)."""
+    specs, unique = _column_specs(schema)
+    if unique and all(k in frame.columns for k in unique) and not frame.duplicated(subset=unique, keep=False).any():
+        unique = None  # (empty values count as equal here: pandera's check can only find fewer)
+    kept = []
+    for name, dtype, nullable, unique_col, checks in specs:
+        if name in frame.columns:
+            checks, unique_col, nullable = _may_fail(frame[name], checks, unique_col, nullable)
+        kept.append((name, dtype, nullable, unique_col, checks))
+    return kept, unique
+
+
+def anything_to_check(specs: tuple) -> bool:
+    """Whether :func:`screened_specs` left pandera anything to run on its table."""
+    columns, unique = specs
+    return bool(unique) or any(checks or unique_col or not nullable for _name, _dtype, nullable, unique_col, checks in columns)
+
+
+def validation_schema(schema: dict[str, Any], extra_checks: dict[str, list] | None = None, specs: tuple | None = None):
     """The one pandera schema `validate` runs on a parsed table: its Table Schema's constraints
     plus ``extra_checks`` (column -> checks, the cross-field rules), in a single pass.
 
     Unlike :func:`to_pandera`, it leaves out what cannot fail on a table from
     :mod:`~carte_evidence.package.parse`, which has already typed every column and added any
-    missing one: dtypes, column presence, and columns without any check. Given the ``frame``, it
-    also leaves out the constraints that no value of it breaks (see :func:`_may_fail`).
+    missing one: dtypes, column presence, and columns without any check. ``specs``: the
+    :func:`screened_specs` of the table, which leave out the constraints no value breaks.
     """
     pa = pandera()
 
     extra_checks = extra_checks or {}
-    specs, unique = _column_specs(schema)
-    if frame is not None and unique and all(k in frame.columns for k in unique) and not frame.duplicated(subset=unique, keep=False).any():
-        unique = None  # (empty values count as equal here: pandera's check can only find fewer)
+    specs, unique = specs if specs is not None else _column_specs(schema)
     columns = {}
     for name, _dtype, nullable, unique_col, checks in specs:
-        if frame is not None and name in frame.columns:
-            checks, unique_col, nullable = _may_fail(frame[name], checks, unique_col, nullable)
-        checks = checks + list(extra_checks.get(name, []))
+        checks = pandera_checks(checks) + list(extra_checks.get(name, []))
         if unique_col:
             checks.append(_unique_check())
         if checks or not nullable:

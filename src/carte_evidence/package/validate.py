@@ -19,7 +19,7 @@ from carte_evidence.package.parse import ParsedTable, read_table
 from carte_evidence.package.paths import resolve_package
 from carte_evidence.package.problems import Problem
 from carte_evidence.package.rules import describe_rule, rule_checks
-from carte_evidence.package.schema import pandera
+from carte_evidence.package.schema import anything_to_check, pandera, screened_specs
 from carte_evidence.package.triage import triage
 
 
@@ -229,14 +229,27 @@ def _validate(path: str | Path | None, today: dt.date | None) -> ValidationRepor
         else:
             readable.append((res, file))
 
-    def read(item) -> ParsedTable:
+    screened: dict[str, tuple | None] = {}
+    started: list = []
+
+    def import_pandera() -> None:
+        if not started:
+            started.append(in_background(pandera))
+
+    def read(item) -> tuple[ParsedTable, tuple | None]:
         res, file = item
         table = read_table(res["name"], file, res["schema"], str(Path(res["path"])))
+        try:  # the single-field checks each table needs, worked out in the reading thread
+            specs = screened_specs(res["schema"], table.frame)
+        except Exception:  # an unusable schema: reported when its pandera schema is built
+            specs = None
+        if specs is None or table.problems or anything_to_check(specs):
+            import_pandera()  # pandera will run: imported now, beside the other tables' reading
         release_memory()
-        return table
+        return table, specs
 
-    for (res, _file), table in zip(readable, in_threads(read, readable, size=lambda item: _file_size(item[1]))):
-        parsed[res["name"]] = table
+    for (res, _file), (table, specs) in zip(readable, in_threads(read, readable, size=lambda item: _file_size(item[1]))):
+        parsed[res["name"]], screened[res["name"]] = table, specs
         report.problems.extend(table.problems)
     tables = {name: t.frame for name, t in parsed.items()}
     unreadable = frozenset(name for name, t in parsed.items() if not t.readable)
@@ -248,18 +261,17 @@ def _validate(path: str | Path | None, today: dt.date | None) -> ValidationRepor
 
     def check(res) -> list[Problem]:
         # One pandera pass per table: the Table Schema's constraints and our rules together.
-        table = parsed[res["name"]]
-        schema, unusable = integrity.pandera_schema(res, package.name, rules.get(res["name"], {}), table.frame)
+        table, specs, own_rules = parsed[res["name"]], screened.get(res["name"]), rules.get(res["name"], {})
+        if specs is not None and not own_rules and not anything_to_check(specs):
+            return []  # no row breaks anything: pandera is not even imported
+        schema, unusable = integrity.pandera_schema(res, package.name, own_rules, specs)
         if unusable is not None:
             return [unusable]
-        if not schema.columns and not schema.unique:
-            return []  # nothing any row breaks
         found = _pandera_problems(schema, table.frame, table, fields_of[res["name"]])
         release_memory()
         return found
 
     checked = [res for res in resources if res["name"] in parsed]
-    pandera()  # imported once here, not by two threads at once
     for found in in_threads(check, checked, size=lambda res: len(parsed[res["name"]].frame)):
         report.problems.extend(found)
     report.problems.extend(quotes())
