@@ -114,10 +114,13 @@ def validate_once():
 
     real, memo = module.validate, {}
 
-    def cached(path=None, today=None):
+    def cached(path=None, today=None, on_read=None):
         key = str(path)
         if key not in memo:
-            memo[key] = real(path, today)
+            memo[key] = real(path, today, on_read)
+        elif on_read is not None:  # as validate does, table by table
+            for name, frame in memo[key].tables.items():
+                on_read(name, frame)
         return memo[key]
 
     with pytest.MonkeyPatch.context() as patch:

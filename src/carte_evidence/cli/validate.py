@@ -38,7 +38,18 @@ def _validate(path: Optional[Path], format: Format) -> None:
     from carte_evidence.outputs.problem_report import render_problems
     from carte_evidence.package.validate import validate as run
 
-    report = run(path)
+    early: dict = {}
+
+    def on_read(name, frame) -> None:
+        # The harmonisation warning only reads adverse_events: worked out beside the checks,
+        # and used only if the package turns out valid.
+        if name == "adverse_events" and format is Format.text:
+            from carte_evidence.analysis.harmonise import conflicts
+            from carte_evidence.package.validate import in_background
+
+            early["conflicts"] = in_background(_quietly(conflicts), frame, threads=None if len(frame) > 100_000 else 1)
+
+    report = run(path, on_read=on_read)
 
     base = report.package.parent
     try:
@@ -52,7 +63,7 @@ def _validate(path: Optional[Path], format: Format) -> None:
         raise typer.Exit(1)
     typer.echo(render_problems(report.problems, format.value, base=base))
     if report.valid and format is Format.text:
-        _warn_harmonisation(report.tables)
+        _warn_harmonisation(report.tables, early.get("conflicts"))
     raise typer.Exit(0 if report.valid else 1)
 
 
@@ -68,16 +79,35 @@ def _override_problems(tables) -> list[str]:
     return check_overrides(evidence_certainty(tables, rubric, overrides=overrides.iloc[0:0]), overrides, rubric)
 
 
-def _warn_harmonisation(tables) -> None:
+def _quietly(fn):
+    """``fn``, returning its exception instead of raising it (it may run on a table that turns
+    out invalid, where its result is not used)."""
+
+    def run(*args):
+        try:
+            return fn(*args)
+        except Exception as exc:  # noqa: BLE001 - handed back to the caller
+            return exc
+
+    return run
+
+
+def _warn_harmonisation(tables, early=None) -> None:
     """Warnings, not problems: a recorded any-grade or >= 3 count that differs from the sum of the
-    same report's per-grade rows (CURATION.md 6a). The recorded value is the one used."""
+    same report's per-grade rows (CURATION.md 6a). The recorded value is the one used.
+    ``early``: waits for the result already being worked out (see :func:`_validate`)."""
     from carte_evidence.analysis.harmonise import conflicts
 
+    found = early() if early is not None else None
+    if found is None or isinstance(found, Exception):
+        found = conflicts(tables["adverse_events"])  # (an exception then surfaces here, as before)
+    # Worded column by column (zip of plain lists, not a dict per row): a large package can
+    # carry tens of thousands of these.
+    columns = [found[c].astype(object).tolist() for c in ("ae_id", "event", "grade", "n_events", "n_evaluable", "derived_from", "n_events_derived", "n_evaluable_derived")]
     lines = [
-        f"warning: adverse_events {row['ae_id']}: {row['event']} grade {row['grade']} is recorded as "
-        f"{row['n_events']}/{row['n_evaluable']}, but the report's per-grade rows ({row['derived_from']}) add up to "
-        f"{row['n_events_derived']}/{row['n_evaluable_derived']}; the recorded value is used - check both against the source"
-        for row in conflicts(tables["adverse_events"]).to_dict("records")
+        f"warning: adverse_events {ae_id}: {event} grade {grade} is recorded as {events}/{evaluable}, but the report's per-grade rows "
+        f"({parts}) add up to {derived_events}/{derived_evaluable}; the recorded value is used - check both against the source"
+        for ae_id, event, grade, events, evaluable, parts, derived_events, derived_evaluable in zip(*columns)
     ]
     if lines:
         typer.echo("\n".join(lines), err=True)

@@ -153,36 +153,45 @@ def _file_size(path: Path) -> int:
         return 0
 
 
-def workers() -> int:
-    """Threads a validation uses: one per core, at most 2 (``CARTE_THREADS`` overrides).
+PARALLEL_BYTES = 8 << 20  # below this much CSV, threads cost more than they save (GIL contention)
+
+
+def workers(csv_bytes: int | None = None) -> int:
+    """Threads a validation uses: one per core, at most 2, and 1 for a package under
+    ``PARALLEL_BYTES`` of CSV (``CARTE_THREADS`` overrides both).
 
     The tables are read and checked independently, and most of that work is in pyarrow and
-    numpy, which release the GIL; the two largest tables then take about the time of one.
+    numpy, which release the GIL: the two largest tables then take about the time of one. On a
+    small package the work is mostly pandas' per-call overhead, which holds the GIL.
     """
     try:
         wanted = int(os.environ.get("CARTE_THREADS", "0"))
     except ValueError:
         wanted = 0
-    return wanted if wanted > 0 else max(1, min(2, os.cpu_count() or 1))
+    if wanted > 0:
+        return wanted
+    if csv_bytes is not None and csv_bytes < PARALLEL_BYTES:
+        return 1
+    return max(1, min(2, os.cpu_count() or 1))
 
 
-def in_threads(fn, items: list, size) -> list:
-    """``[fn(item) for item in items]``, run by :func:`workers` threads, largest ``size`` first
-    (so the large tables start together); results in the order of ``items``."""
-    if workers() == 1 or len(items) < 2:
+def in_threads(fn, items: list, size, threads: int) -> list:
+    """``[fn(item) for item in items]``, run by ``threads`` threads, largest ``size`` first (so
+    the large tables start together); results in the order of ``items``."""
+    if threads == 1 or len(items) < 2:
         return [fn(item) for item in items]
     from concurrent.futures import ThreadPoolExecutor
 
     order = sorted(range(len(items)), key=lambda i: -size(items[i]))
-    with ThreadPoolExecutor(workers()) as pool:
+    with ThreadPoolExecutor(threads) as pool:
         futures = {i: pool.submit(fn, items[i]) for i in order}
         return [futures[i].result() for i in range(len(items))]
 
 
-def in_background(fn, *args):
-    """Start ``fn(*args)`` in a thread (when :func:`workers` allows more than one); returns a
-    function that waits for the result (or runs ``fn`` then, with one worker)."""
-    if workers() == 1:
+def in_background(fn, *args, threads: int | None = None):
+    """Start ``fn(*args)`` in a thread (unless ``threads`` or :func:`workers` is 1); returns a
+    function that waits for the result (or runs ``fn`` then)."""
+    if (threads or workers()) == 1:
         return lambda: fn(*args)
     from concurrent.futures import ThreadPoolExecutor
 
@@ -192,17 +201,19 @@ def in_background(fn, *args):
     return future.result
 
 
-def validate(path: str | Path | None = None, today: dt.date | None = None) -> ValidationReport:
+def validate(path: str | Path | None = None, today: dt.date | None = None, on_read=None) -> ValidationReport:
     """Validate a data package (a datapackage.json or its folder; see :func:`resolve_package`).
 
     Returns a :class:`ValidationReport` holding every problem found (empty when valid) and the
-    typed tables. Never raises on bad data.
+    typed tables. Never raises on bad data. ``on_read(name, frame)``, if given, is called with
+    each table as soon as it is typed (in the thread that read it, before any check), so that
+    a caller can start its own work on a table early.
     """
     with gc_paused():
-        return _validate(path, today)
+        return _validate(path, today, on_read)
 
 
-def _validate(path: str | Path | None, today: dt.date | None) -> ValidationReport:
+def _validate(path: str | Path | None, today: dt.date | None, on_read=None) -> ValidationReport:
     package = resolve_package(path)
     report = ValidationReport(package)
     try:
@@ -231,14 +242,17 @@ def _validate(path: str | Path | None, today: dt.date | None) -> ValidationRepor
 
     screened: dict[str, tuple | None] = {}
     started: list = []
+    threads = workers(sum(_file_size(file) for _res, file in readable))
 
     def import_pandera() -> None:
         if not started:
-            started.append(in_background(pandera))
+            started.append(in_background(pandera, threads=threads))
 
     def read(item) -> tuple[ParsedTable, tuple | None]:
         res, file = item
         table = read_table(res["name"], file, res["schema"], str(Path(res["path"])))
+        if on_read is not None:
+            on_read(res["name"], table.frame)
         try:  # the single-field checks each table needs, worked out in the reading thread
             specs = screened_specs(res["schema"], table.frame)
         except Exception:  # an unusable schema: reported when its pandera schema is built
@@ -248,13 +262,13 @@ def _validate(path: str | Path | None, today: dt.date | None) -> ValidationRepor
         release_memory()
         return table, specs
 
-    for (res, _file), (table, specs) in zip(readable, in_threads(read, readable, size=lambda item: _file_size(item[1]))):
+    for (res, _file), (table, specs) in zip(readable, in_threads(read, readable, lambda item: _file_size(item[1]), threads)):
         parsed[res["name"]], screened[res["name"]] = table, specs
         report.problems.extend(table.problems)
     tables = {name: t.frame for name, t in parsed.items()}
     unreadable = frozenset(name for name, t in parsed.items() if not t.readable)
     # The quote rule reads only the parsed tables: it runs beside the other rules and pandera.
-    quotes = in_background(integrity.quote_problems, parsed)
+    quotes = in_background(integrity.quote_problems, parsed, threads=threads)
     rules = rule_checks(tables, descriptor, today, unreadable)
     release_memory()
     fields_of = {res["name"]: {f["name"]: f for f in res["schema"]["fields"]} for res in resources if res["name"] in parsed}
@@ -272,7 +286,7 @@ def _validate(path: str | Path | None, today: dt.date | None) -> ValidationRepor
         return found
 
     checked = [res for res in resources if res["name"] in parsed]
-    for found in in_threads(check, checked, size=lambda res: len(parsed[res["name"]].frame)):
+    for found in in_threads(check, checked, lambda res: len(parsed[res["name"]].frame), threads):
         report.problems.extend(found)
     report.problems.extend(quotes())
     report.problems = triage(report.problems, parsed, fields_of)
