@@ -292,7 +292,8 @@ def rule_checks(tables: dict[str, pd.DataFrame], descriptor: dict[str, Any], tod
     if studies is not None and "overlaps_with" in studies.columns:
         listed = studies.set_index("study_id")["overlaps_with"].dropna().str.split(" ").explode()
         pairs = set(zip(listed.index, listed))
-        one_way = {a for a, b in pairs if (b, a) not in pairs and b in set(studies["study_id"])}
+        known = set(studies["study_id"].dropna())  # (once, not once per pair)
+        one_way = {a for a, b in pairs if (b, a) not in pairs and b in known}
         add("studies", "overlaps_with", "overlap-symmetric", studies["study_id"].isin(one_way).fillna(False).to_numpy(dtype=bool))
 
     outcomes, measures = tables.get("outcomes"), tables.get("measures")

@@ -132,8 +132,11 @@ def _ordered(problems: list[Problem], first: set[str]) -> list[Problem]:
     # numpy's lexsort takes its primary key last; the None flags only order otherwise-equal keys
     columns = [*[keys[k] for k in order_of], *empties[1:]]
     order = np.lexsort(columns[::-1])
-    ranked = np.stack(columns, axis=1)[order]
-    distinct = np.r_[True, (ranked[1:] != ranked[:-1]).any(axis=1)]  # equal ranks and flags: the same problem
+    distinct = np.zeros(len(order), dtype=bool)
+    distinct[0] = True
+    for column in columns:  # equal ranks and flags in every column: the same problem
+        ranked = column[order]
+        distinct[1:] |= ranked[1:] != ranked[:-1]
     return [problems[i] for i in order[distinct].tolist()]
 
 
@@ -150,9 +153,10 @@ def _one_per_cell(problems: list[Problem], parsed: dict, fields: dict[str, dict[
     out = []
     cells: dict[tuple, list[Problem]] = {}
     for p in problems:
-        if p.line is None or p.column is None or (p.rule not in VALUE_RULES and p.rule != "required"):
+        rule = p.rule
+        if (rule not in VALUE_RULES and rule != "required") or p.line is None or p.column is None:
             out.append(p)
-        elif p.rule == "required":
+        elif rule == "required":
             if (p.file, p.line, p.column) not in typed:
                 out.append(p)
         else:
