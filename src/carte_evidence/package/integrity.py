@@ -213,6 +213,12 @@ def quote_problems(parsed: dict, reviewed: set[tuple[str, str, str]] | None = No
     found = []
     for table, rows, column in unquoted_rows(tables):
         t, frame = parsed[table], tables[table]
+        if len(rows):  # rows without a quote are quote-missing (above); reviewed ones are fine
+            quoted = frame["quote"].iloc[rows]
+            keep = (quoted.notna() & (quoted.astype(str) != "")).to_numpy(dtype=bool, copy=True)
+            if reviewed:
+                keep &= ~np.array([(table, i, column) in reviewed for i in frame[ID[table]].iloc[rows].tolist()], dtype=bool)
+            rows = rows[keep]
         if not len(rows):
             continue
         if table not in first_line:
@@ -227,8 +233,6 @@ def quote_problems(parsed: dict, reviewed: set[tuple[str, str, str]] | None = No
         quotes = frame["quote"].iloc[rows].tolist()
         values = frame[column].iloc[rows].tolist()
         for row, id_, quote, value in zip(rows.tolist(), ids, quotes, values):
-            if quote is None or quote is pd.NA or quote != quote or str(quote) == "" or (table, id_, column) in reviewed:
-                continue
             line = int(lines[id_codes[row]]) if id_codes[row] >= 0 else None
             value = str(int(value)) if float(value) == int(value) else str(value)
             found.append(((QUOTED_ORDER[table], row, CHECKED[table].index(column)), Problem(

@@ -175,23 +175,51 @@ def _cycle_members(parent: pd.Series) -> set:
     return set(jump.index)
 
 
+def encoded_columns(descriptor: dict[str, Any]) -> dict[str, set[str]]:
+    """The id columns :func:`rule_checks` dictionary-encodes, by table: each foreign key's field
+    and the field it references (see :func:`prepare`)."""
+    out: dict[str, set[str]] = {}
+    try:
+        for res in descriptor["resources"]:
+            for fk in res.get("schema", {}).get("foreignKeys", []):
+                ref = fk["reference"]
+                out.setdefault(res["name"], set()).add(fk["fields"])
+                out.setdefault(ref["resource"] or res["name"], set()).add(ref["fields"])
+    except (KeyError, TypeError, AttributeError):  # a malformed descriptor: reported elsewhere
+        return {}
+    return {name: {c for c in columns if isinstance(c, str)} for name, columns in out.items()}
+
+
+def prepare(name: str, frame: pd.DataFrame, columns: set[str]) -> dict[tuple[str, str], Any]:
+    """The work of :func:`rule_checks` that needs only one table, done beforehand (a validation
+    does it in the thread that read the table): its id columns dictionary-encoded, and the rows
+    of each text column that start like a spreadsheet formula."""
+    out: dict[tuple[str, str], Any] = {("codes", name, c): _Codes(frame[c]) for c in columns if c in frame.columns}
+    for column in frame.columns:
+        if str(frame[column].dtype).startswith("string"):
+            out["formula", name, column] = _starts_like_formula(frame[column])
+    return out
+
+
 # --- the rules -------------------------------------------------------------------------------
 
-def rule_checks(tables: dict[str, pd.DataFrame], descriptor: dict[str, Any], today: dt.date | None = None, unreadable: frozenset = frozenset()) -> dict[str, dict[str, list]]:
+def rule_checks(tables: dict[str, pd.DataFrame], descriptor: dict[str, Any], today: dt.date | None = None, unreadable: frozenset = frozenset(),
+                prepared: dict | None = None) -> dict[str, dict[str, list]]:
     """Checks per table and column for the cross-field and cross-table rules.
 
     Tables in ``unreadable`` could not be read; no key is checked against them, so that one
-    broken file does not bury the report under consequential errors.
+    broken file does not bury the report under consequential errors. ``prepared``: what
+    :func:`prepare` worked out for the tables (anything missing is worked out here).
     """
     today = today or dt.date.today()
     out: dict[str, dict[str, list]] = {name: {} for name in tables}
-    encoded: dict[tuple[str, str], _Codes] = {}
+    prepared = dict(prepared or {})
 
     def codes(table: str, column: str) -> _Codes:
         # Each id column is hashed once, however many rules look it up.
-        if (table, column) not in encoded:
-            encoded[table, column] = _Codes(tables[table][column])
-        return encoded[table, column]
+        if ("codes", table, column) not in prepared:
+            prepared["codes", table, column] = _Codes(tables[table][column])
+        return prepared["codes", table, column]
 
     def add(table: str, column: str, rule: str, bad: np.ndarray, ref: str = "") -> None:
         """Report the rows of ``bad`` under ``rule`` at ``column`` (nothing to add when none is)."""
@@ -216,7 +244,8 @@ def rule_checks(tables: dict[str, pd.DataFrame], descriptor: dict[str, Any], tod
     for name, frame in tables.items():
         for column in frame.columns:
             if str(frame[column].dtype).startswith("string"):
-                add(name, column, "formula-prefix", _starts_like_formula(frame[column]))
+                found = prepared.get(("formula", name, column))
+                add(name, column, "formula-prefix", _starts_like_formula(frame[column]) if found is None else found)
 
     pubs = tables.get("publications")
     pub_id = codes("publications", "publication_id") if pubs is not None else None

@@ -308,12 +308,13 @@ def _unique_check():
     return pandera().Check(lambda s: ~s.duplicated(keep=False), name="field_uniqueness")
 
 
-def _may_fail(column, checks: list, unique: bool, nullable: bool) -> tuple[list, bool, bool]:
+def _may_fail(column, checks: list, unique: bool, nullable: bool, distinct=None) -> tuple[list, bool, bool]:
     """The checks (constraint specs) of one column that some value breaks: each value-by-value
     check is judged (:func:`holds`) on the distinct non-empty values only, uniqueness is a
     count, and a required column with no empty cell needs no null check. On a valid table
     nothing is left for pandera to run; where a value fails, pandera runs that check and
-    reports it."""
+    reports it. ``distinct``: the column's distinct non-empty values (an arrow array), when the
+    caller has them."""
     import pandas as pd
 
     if nullable and not checks and not unique:
@@ -323,8 +324,11 @@ def _may_fail(column, checks: list, unique: bool, nullable: bool) -> tuple[list,
         nullable = True  # no empty cell: 'required' cannot fail
     if not checks and not unique:
         return [], False, nullable
-    distinct = column.unique()
-    distinct = distinct[~pd.isna(distinct)]
+    if distinct is not None and str(column.dtype).startswith("string"):
+        distinct = column.dtype.__from_arrow__(distinct)  # the distinct values, already worked out
+    else:
+        distinct = column.unique()
+        distinct = distinct[~pd.isna(distinct)]
     sample = pd.Series(distinct, dtype=column.dtype) if len(distinct) else None
     kept = []
     for check in checks:
@@ -337,16 +341,17 @@ def _may_fail(column, checks: list, unique: bool, nullable: bool) -> tuple[list,
     return kept, unique and len(distinct) < len(column) - empty, nullable
 
 
-def screened_specs(schema: dict[str, Any], frame) -> tuple[list, list | None]:
+def screened_specs(schema: dict[str, Any], frame, distinct: dict | None = None) -> tuple[list, list | None]:
     """The column specs and multi-field key of ``schema`` (as :func:`_column_specs`), keeping
-    only what some value of the typed ``frame`` breaks (see :func:`_may_fail`)."""
+    only what some value of the typed ``frame`` breaks (see :func:`_may_fail`; ``distinct``:
+    column -> its distinct values, where the caller has them)."""
     specs, unique = _column_specs(schema)
     if unique and all(k in frame.columns for k in unique) and not frame.duplicated(subset=unique, keep=False).any():
         unique = None  # (empty values count as equal here: pandera's check can only find fewer)
     kept = []
     for name, dtype, nullable, unique_col, checks in specs:
         if name in frame.columns:
-            checks, unique_col, nullable = _may_fail(frame[name], checks, unique_col, nullable)
+            checks, unique_col, nullable = _may_fail(frame[name], checks, unique_col, nullable, (distinct or {}).get(name))
         kept.append((name, dtype, nullable, unique_col, checks))
     return kept, unique
 

@@ -18,7 +18,7 @@ from carte_evidence.package import integrity
 from carte_evidence.package.parse import ParsedTable, read_table
 from carte_evidence.package.paths import resolve_package
 from carte_evidence.package.problems import Problem
-from carte_evidence.package.rules import describe_rule, rule_checks
+from carte_evidence.package.rules import describe_rule, encoded_columns, prepare, rule_checks
 from carte_evidence.package.schema import anything_to_check, pandera, screened_specs
 from carte_evidence.package.triage import triage
 
@@ -248,13 +248,25 @@ def _validate(path: str | Path | None, today: dt.date | None, on_read=None) -> V
         if not started:
             started.append(in_background(pandera, threads=threads))
 
+    ids = encoded_columns(descriptor)
+    prepared: dict = {}
+    names = [res["name"] for res, _file in readable]
+    share = len(set(names)) == len(names)  # (two resources of one name: each table on its own)
+
     def read(item) -> tuple[ParsedTable, tuple | None]:
         res, file = item
-        table = read_table(res["name"], file, res["schema"], str(Path(res["path"])))
+        name = res["name"]
+        table = read_table(name, file, res["schema"], str(Path(res["path"])))
         if on_read is not None:
-            on_read(res["name"], table.frame)
-        try:  # the single-field checks each table needs, worked out in the reading thread
-            specs = screened_specs(res["schema"], table.frame)
+            on_read(name, table.frame)
+        # What needs only this table, worked out in the thread that read it: the rules' share
+        # (id columns hashed once, for the rules and for the checks below) and the checks
+        # each column needs.
+        mine = prepare(name, table.frame, ids.get(name, set())) if table.readable and share else {}
+        prepared.update(mine)
+        distinct = {key[2]: codes.values for key, codes in mine.items() if key[0] == "codes"}
+        try:
+            specs = screened_specs(res["schema"], table.frame, distinct)
         except Exception:  # an unusable schema: reported when its pandera schema is built
             specs = None
         if specs is None or table.problems or anything_to_check(specs):
@@ -269,7 +281,7 @@ def _validate(path: str | Path | None, today: dt.date | None, on_read=None) -> V
     unreadable = frozenset(name for name, t in parsed.items() if not t.readable)
     # The quote rule reads only the parsed tables: it runs beside the other rules and pandera.
     quotes = in_background(integrity.quote_problems, parsed, threads=threads)
-    rules = rule_checks(tables, descriptor, today, unreadable)
+    rules = rule_checks(tables, descriptor, today, unreadable, prepared)
     release_memory()
     fields_of = {res["name"]: {f["name"]: f for f in res["schema"]["fields"]} for res in resources if res["name"] in parsed}
 
