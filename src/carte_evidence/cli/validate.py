@@ -45,7 +45,7 @@ def _validate(path: Optional[Path], format: Format) -> None:
         # and used only if the package turns out valid.
         if name == "adverse_events" and format is Format.text:
             from carte_evidence.analysis.harmonise import conflicts
-            from carte_evidence.package.validate import in_background
+            from carte_evidence.package.threads import in_background
 
             early["conflicts"] = in_background(_quietly(conflicts), frame, threads=None if len(frame) > 100_000 else 1)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import json
-import os
 import re
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from carte_evidence.package.paths import resolve_package
 from carte_evidence.package.problems import Problem
 from carte_evidence.package.rules import describe_rule, encoded_columns, prepare, rule_checks
 from carte_evidence.package.schema import anything_to_check, pandera, screened_specs
+from carte_evidence.package.threads import file_size, in_background, in_threads, workers
 from carte_evidence.package.triage import triage
 
 
@@ -146,61 +146,6 @@ def gc_paused():
             gc.enable()
 
 
-def _file_size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0
-
-
-PARALLEL_BYTES = 8 << 20  # below this much CSV, threads cost more than they save (GIL contention)
-
-
-def workers(csv_bytes: int | None = None) -> int:
-    """Threads a validation uses: one per core, at most 2, and 1 for a package under
-    ``PARALLEL_BYTES`` of CSV (``CARTE_THREADS`` overrides both).
-
-    The tables are read and checked independently, and most of that work is in pyarrow and
-    numpy, which release the GIL: the two largest tables then take about the time of one. On a
-    small package the work is mostly pandas' per-call overhead, which holds the GIL.
-    """
-    try:
-        wanted = int(os.environ.get("CARTE_THREADS", "0"))
-    except ValueError:
-        wanted = 0
-    if wanted > 0:
-        return wanted
-    if csv_bytes is not None and csv_bytes < PARALLEL_BYTES:
-        return 1
-    return max(1, min(2, os.cpu_count() or 1))
-
-
-def in_threads(fn, items: list, size, threads: int) -> list:
-    """``[fn(item) for item in items]``, run by ``threads`` threads, largest ``size`` first (so
-    the large tables start together); results in the order of ``items``."""
-    if threads == 1 or len(items) < 2:
-        return [fn(item) for item in items]
-    from concurrent.futures import ThreadPoolExecutor
-
-    order = sorted(range(len(items)), key=lambda i: -size(items[i]))
-    with ThreadPoolExecutor(threads) as pool:
-        futures = {i: pool.submit(fn, items[i]) for i in order}
-        return [futures[i].result() for i in range(len(items))]
-
-
-def in_background(fn, *args, threads: int | None = None):
-    """Start ``fn(*args)`` in a thread (unless ``threads`` or :func:`workers` is 1); returns a
-    function that waits for the result (or runs ``fn`` then)."""
-    if (threads or workers()) == 1:
-        return lambda: fn(*args)
-    from concurrent.futures import ThreadPoolExecutor
-
-    pool = ThreadPoolExecutor(1)
-    future = pool.submit(fn, *args)
-    pool.shutdown(wait=False)
-    return future.result
-
-
 def validate(path: str | Path | None = None, today: dt.date | None = None, on_read=None) -> ValidationReport:
     """Validate a data package (a datapackage.json or its folder; see :func:`resolve_package`).
 
@@ -211,6 +156,43 @@ def validate(path: str | Path | None = None, today: dt.date | None = None, on_re
     """
     with gc_paused():
         return _validate(path, today, on_read)
+
+
+def _read_all(readable: list, descriptor: dict, threads: int, on_read=None) -> tuple[list, dict]:
+    """Read and type each (resource, file), in ``threads`` threads; in the same thread, work out
+    what needs only that table: the rules' share (:func:`rules.prepare`: id columns hashed once,
+    for the rules and for the column checks) and the checks each column needs
+    (:func:`schema.screened_specs`). Returns (parsed table, screened specs; None: the schema is
+    unusable) for each of ``readable``, in its order, and the prepared rule work."""
+    ids = encoded_columns(descriptor)
+    names = [res["name"] for res, _file in readable]
+    share = len(set(names)) == len(names)  # (two resources of one name: each table on its own)
+    prepared: dict = {}
+    started: list = []
+
+    def import_pandera() -> None:
+        if not started:  # pandera will run: imported now, beside the other tables' reading
+            started.append(in_background(pandera, threads=threads))
+
+    def read(item) -> tuple[ParsedTable, tuple | None]:
+        res, file = item
+        name = res["name"]
+        table = read_table(name, file, res["schema"], str(Path(res["path"])))
+        if on_read is not None:
+            on_read(name, table.frame)
+        mine = prepare(name, table.frame, ids.get(name, set())) if table.readable and share else {}
+        prepared.update(mine)
+        distinct = {key[2]: codes.values for key, codes in mine.items() if key[0] == "codes"}
+        try:
+            specs = screened_specs(res["schema"], table.frame, distinct)
+        except Exception:  # an unusable schema: reported when its pandera schema is built
+            specs = None
+        if specs is None or table.problems or anything_to_check(specs):
+            import_pandera()
+        release_memory()
+        return table, specs
+
+    return in_threads(read, readable, lambda item: file_size(item[1]), threads), prepared
 
 
 def _validate(path: str | Path | None, today: dt.date | None, on_read=None) -> ValidationReport:
@@ -231,7 +213,6 @@ def _validate(path: str | Path | None, today: dt.date | None, on_read=None) -> V
     resources = integrity.usable_resources(descriptor)
     descriptor = {**descriptor, "resources": resources}
     report.problems.extend(integrity.against_generated(descriptor, package.name))
-    parsed: dict[str, ParsedTable] = {}
     readable = []
     for res in resources:
         file, unsafe = integrity.resource_path(res, base)
@@ -239,42 +220,11 @@ def _validate(path: str | Path | None, today: dt.date | None, on_read=None) -> V
             report.problems.append(unsafe)
         else:
             readable.append((res, file))
-
+    threads = workers(sum(file_size(file) for _res, file in readable))
+    read, prepared = _read_all(readable, descriptor, threads, on_read)
+    parsed: dict[str, ParsedTable] = {}
     screened: dict[str, tuple | None] = {}
-    started: list = []
-    threads = workers(sum(_file_size(file) for _res, file in readable))
-
-    def import_pandera() -> None:
-        if not started:
-            started.append(in_background(pandera, threads=threads))
-
-    ids = encoded_columns(descriptor)
-    prepared: dict = {}
-    names = [res["name"] for res, _file in readable]
-    share = len(set(names)) == len(names)  # (two resources of one name: each table on its own)
-
-    def read(item) -> tuple[ParsedTable, tuple | None]:
-        res, file = item
-        name = res["name"]
-        table = read_table(name, file, res["schema"], str(Path(res["path"])))
-        if on_read is not None:
-            on_read(name, table.frame)
-        # What needs only this table, worked out in the thread that read it: the rules' share
-        # (id columns hashed once, for the rules and for the checks below) and the checks
-        # each column needs.
-        mine = prepare(name, table.frame, ids.get(name, set())) if table.readable and share else {}
-        prepared.update(mine)
-        distinct = {key[2]: codes.values for key, codes in mine.items() if key[0] == "codes"}
-        try:
-            specs = screened_specs(res["schema"], table.frame, distinct)
-        except Exception:  # an unusable schema: reported when its pandera schema is built
-            specs = None
-        if specs is None or table.problems or anything_to_check(specs):
-            import_pandera()  # pandera will run: imported now, beside the other tables' reading
-        release_memory()
-        return table, specs
-
-    for (res, _file), (table, specs) in zip(readable, in_threads(read, readable, lambda item: _file_size(item[1]), threads)):
+    for (res, _file), (table, specs) in zip(readable, read):
         parsed[res["name"]], screened[res["name"]] = table, specs
         report.problems.extend(table.problems)
     tables = {name: t.frame for name, t in parsed.items()}
