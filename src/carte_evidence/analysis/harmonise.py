@@ -164,11 +164,10 @@ def conflicts(adverse_events: pd.DataFrame, rules: dict[str, Any] | None = None)
     ae = adverse_events[["ae_id", *REPORT, "grade", "n_events", "n_evaluable"]]
     ae = ae[ae["event"].isin(rules["graded_events"]).to_numpy(dtype=bool, na_value=False)]
     reports = Reports(ae, _report_codes(ae), sets)
-    grade = reports.grade
     bad, derived_events, derived_evaluable, derived_from = [], [], [], []
     for target, rule in rules["derive"].items():
         derived = reports.derive(rule)
-        rows = np.flatnonzero(grade == target)
+        rows = np.flatnonzero(reports.graded(target))
         rows = rows[derived.exists[reports.report[rows]]]
         of = reports.report[rows]
         events, evaluable = reports.n_events[rows], reports.n_evaluable[rows]

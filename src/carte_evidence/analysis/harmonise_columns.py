@@ -53,12 +53,12 @@ class Reports:
         self.report = report
         self.categories = list(sets)
         self.bits = np.array([_mask(sets[c]) for c in self.categories], dtype=np.int64)
-        self.grade = ae["grade"].to_numpy(dtype=object, na_value=None)
-        self.category = pd.Categorical(ae["grade"].astype(object), categories=self.categories).codes.astype(np.int64)
+        self.grades = ae["grade"]
+        self.category = pd.Index(self.categories).get_indexer(self.grades).astype(np.int64)  # -1: none of them
         self.n_events = ae["n_events"].to_numpy(dtype=float, na_value=np.nan)
         self.n_evaluable = ae["n_evaluable"].to_numpy(dtype=float, na_value=np.nan)
         self.usable = ~np.isnan(self.n_events) & ~np.isnan(self.n_evaluable)
-        self.ids = ae["ae_id"].to_numpy(dtype=object, na_value=None)
+        self.id_column = ae["ae_id"]  # read only for the rows a warning names
         self.parts = self._parts()
         self.starts = np.searchsorted(self.parts.report, np.arange(self.n + 1))  # the parts are sorted by report
         self.per_grade = np.array([c != "any" for c in self.categories])  # what a listing sums
@@ -104,7 +104,7 @@ class Reports:
         ok &= union == covers
         out = Derived(ok, np.where(ok, events, 0), np.where(ok, denominator, 0), np.zeros(self.n, dtype=np.int8), selection, np.full(self.n, -1))
         if rule.get("zero_when_any_is_zero"):
-            zero = np.flatnonzero(self.usable & (self.grade == "any") & (self.n_events == 0))
+            zero = np.flatnonzero(self.usable & self.graded("any") & (self.n_events == 0))
             last = np.full(self.n, -1)
             np.maximum.at(last, self.report[zero], zero)
             use = ~out.exists & (last >= 0)
@@ -117,6 +117,16 @@ class Reports:
             out.n_events[use], out.n_evaluable[use], out.how[use] = 0, listed_denominator[use], 2
         return out
 
+    def graded(self, grade: str) -> np.ndarray:
+        """Rows whose grade is ``grade``."""
+        if grade in self.categories:
+            return self.category == self.categories.index(grade)
+        return (self.grades == grade).to_numpy(dtype=bool, na_value=False)
+
+    def ids(self, rows: np.ndarray) -> np.ndarray:
+        """The ae_id of ``rows``."""
+        return self.id_column.iloc[rows].to_numpy(dtype=object, na_value=None)
+
     def derived_from(self, reports: np.ndarray, derived: Derived) -> list[str]:
         """For each of ``reports``, the ids of the rows its derived value came from, in the order
         ``_last_per_grade`` gives (the order in which each category first appears among the
@@ -124,7 +134,7 @@ class Reports:
         out = np.empty(len(reports), dtype=object)
         how = derived.how[reports]
         one = how == 1
-        out[one] = self.ids[derived.row[reports[one]]]
+        out[one] = [str(i) for i in self.ids(derived.row[reports[one]])]
         p = self.parts
         for kind, selection in ((0, derived.selection), (2, self.per_grade)):
             mine = how == kind
@@ -134,8 +144,8 @@ class Reports:
             wanted[reports[mine]] = True
             keep = np.flatnonzero(wanted[p.report] & selection[p.category])
             keep = keep[np.lexsort((p.first[keep], p.report[keep]))]
-            ids, of = self.ids[p.last[keep]], p.report[keep]
+            ids, of = self.ids(p.last[keep]), p.report[keep]
             bounds = np.flatnonzero(np.r_[True, of[1:] != of[:-1], True]) if len(of) else np.zeros(1, dtype=np.int64)
-            text = {int(of[a]): " ".join(ids[a:b]) for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist())}
+            text = {int(of[a]): " ".join(map(str, ids[a:b])) for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist())}
             out[mine] = [text.get(int(r), "") for r in reports[mine].tolist()]
         return out.tolist()
