@@ -214,3 +214,35 @@ def test_fmt_never_drops_a_value(rows):
         return sorted(v.strip() for r in parsed[1:] for v in r if v.strip())
 
     assert values(result) == values(text)
+
+
+def test_two_threads_report_exactly_what_one_thread_reports(corrupted, monkeypatch):
+    """Packages of 8 MiB of CSV or more are read and checked in two threads; the test packages are
+    smaller, so the threads are forced here: on the real package and on every corrupted one the
+    problems (in order) and the typed tables are the same as with one thread."""
+    from carte_evidence.package.validate import validate as run
+    from conftest import REAL
+
+    for name, pkg in [("real", REAL), *sorted(corrupted.items())]:
+        monkeypatch.setenv("CARTE_THREADS", "1")
+        one = run(pkg)
+        monkeypatch.setenv("CARTE_THREADS", "2")
+        two = run(pkg)
+        assert two.problems == one.problems, name
+        assert one.tables.keys() == two.tables.keys(), name
+        for table in one.tables:
+            assert one.tables[table].equals(two.tables[table]), (name, table)
+
+
+def test_on_read_sees_each_table_once_as_typed(monkeypatch):
+    """validate(on_read=) hands each table to the caller once, typed, whatever the threads."""
+    from carte_evidence.package.validate import validate as run
+    from conftest import REAL
+
+    for threads in ("1", "2"):
+        monkeypatch.setenv("CARTE_THREADS", threads)
+        seen: list = []
+        report = run(REAL, on_read=lambda name, frame: seen.append((name, frame)))
+        assert sorted(name for name, _ in seen) == sorted(report.tables)
+        for name, frame in seen:
+            assert frame is report.tables[name]
