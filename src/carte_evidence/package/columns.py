@@ -164,11 +164,12 @@ SLICE = 1 << 22  # bytes scanned at once: bounds the temporary arrays
 
 
 def _layout(text) -> tuple[np.ndarray, np.ndarray]:
-    """Offsets (n + 1) and bytes of a string array without copying them."""
+    """Offsets (n + 1; int32, as arrow's ``string`` type keeps them) and bytes of a string array,
+    without copying them."""
     buffers = text.buffers()
     offsets = np.frombuffer(buffers[1], dtype=np.int32, count=text.offset + len(text) + 1)[text.offset:]
     data = np.frombuffer(buffers[2], dtype=np.uint8) if buffers[2] is not None else np.zeros(0, dtype=np.uint8)
-    return offsets.astype(np.int64), data
+    return offsets, data
 
 
 _CLEAR_RUNS: dict[bytes, list[tuple[np.uint8, np.uint8]]] = {}
@@ -215,8 +216,9 @@ def _row_of(positions: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     return np.searchsorted(offsets, positions, side="right") - 1
 
 
-def _suspects(text, f: dict[str, Any], ftype: str) -> np.ndarray:
-    """The values the exact path must see: a conservative test read from the arrow buffers."""
+def _suspects(text, f: dict[str, Any], ftype: str) -> tuple[np.ndarray, np.ndarray]:
+    """The values the exact path must see (a conservative test read from the arrow buffers), and
+    the values that are not empty."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -228,8 +230,9 @@ def _suspects(text, f: dict[str, Any], ftype: str) -> np.ndarray:
     suspect[_row_of(_flagged(UNSAFE_BYTES, data, offsets), offsets)] = True
     first = np.where(present, data[np.minimum(offsets[:-1], max(len(data) - 1, 0))] if len(data) else 0, 0x41)
     last = np.where(present, data[np.maximum(offsets[1:] - 1, 0)] if len(data) else 0, 0x41)
-    suspect |= SPACE_BYTES[first] | SPACE_BYTES[last]
-    wide = np.flatnonzero(present & ((first >= 0x80) | (last >= 0x80)) & ~suspect)  # a non-ASCII first or last character
+    ends = np.flatnonzero((first <= 0x20) | (last <= 0x20))  # (every whitespace byte is <= 0x20)
+    suspect[ends] |= SPACE_BYTES[first[ends]] | SPACE_BYTES[last[ends]]
+    wide = np.flatnonzero(present & ((first | last) >= 0x80) & ~suspect)  # a non-ASCII first or last character
     if len(wide):
         some = text.take(pa.array(wide))
         suspect[wide] = np.asarray(pc.not_equal(pc.utf8_trim_whitespace(some), some).to_numpy(zero_copy_only=False), dtype=bool)
@@ -259,7 +262,7 @@ def _suspects(text, f: dict[str, Any], ftype: str) -> np.ndarray:
         if is_date_field(f):
             date_like = pc.and_(pc.match_substring_regex(text, DATE_LIKE), pc.invert(pc.match_substring_regex(text, PLAIN_DATE)))
             odd |= np.asarray(pc.fill_null(date_like, False).to_numpy(zero_copy_only=False), dtype=bool)
-    return suspect | (present & odd)
+    return suspect | (present & odd), present
 
 
 def _bool_words():
@@ -343,8 +346,8 @@ def type_columns(table, schema: dict[str, Any], lines: np.ndarray, display: str)
         # table over, its chunks are freed as each column is typed, not all at the end).
         if field_names.count(name) == 1:
             table = table.drop_columns([name])
-        suspect = _suspects(text, f, ftype)
-        usable = ~suspect & (np.diff(_layout(text)[0]) > 0)
+        suspect, present = _suspects(text, f, ftype)
+        usable = ~suspect & present
         typed = _fast_typed(text, ftype, usable)
         rows = np.flatnonzero(suspect)
         if len(rows):
