@@ -63,15 +63,15 @@ def _within(sets: dict[str, list[int]], covers: list[int]) -> frozenset:
     return frozenset(g for g in sets if set(sets[g]) <= set(covers))
 
 
-def _derive_one(group: list[Row], target: str, rule: dict, sets: dict[str, list[int]], within: frozenset | None = None) -> dict | None:
+def _derive_one(group: list[Row], target: str, rule: dict, sets: dict[str, list[int]], within: frozenset | None) -> dict | None:
     """A derived row for one report and one target grade, or None when no rule holds
-    (``within``: :func:`_within` of the rule's ``covers``, when the caller worked it out once)."""
+    (``within``: :func:`_within` of the rule's ``covers``, worked out once per rule)."""
     usable = [r for r in group if r["n_events"] is not None and r["n_evaluable"] is not None]
     if "from_grade" in rule:
         listing = _listing(usable, sets)
         return _row(listing) if listing is not None else None
     covers = sorted(rule["covers"])
-    parts = _last_per_grade(usable, within if within is not None else _within(sets, covers))
+    parts = _last_per_grade(usable, within)
     if parts and _disjoint_union(parts, sets) == covers and _one_denominator(parts):
         return _row(parts)
     if rule.get("zero_when_any_is_zero"):
@@ -88,9 +88,18 @@ def _derive_one(group: list[Row], target: str, rule: dict, sets: dict[str, list[
 _COLUMNS = ["ae_id", *REPORT, "grade", "n_events", "n_evaluable"]
 
 
+def _grade_sets(rules: dict[str, Any]) -> dict[str, list[int]]:
+    return {str(k): v for k, v in rules["grade_sets"].items()}
+
+
+def _graded(adverse_events: pd.DataFrame, rules: dict[str, Any]) -> pd.DataFrame:
+    """The rows of the events graded 1-5, with the columns the rules read."""
+    return adverse_events.loc[adverse_events["event"].isin(rules["graded_events"]).to_numpy(dtype=bool, na_value=False), _COLUMNS]
+
+
 def _reports(adverse_events: pd.DataFrame, rules: dict[str, Any]) -> dict[tuple, list[Row]]:
     """The rows of graded events as plain dicts (empty values None), grouped by report."""
-    ae = adverse_events[adverse_events["event"].isin(rules["graded_events"])]
+    ae = _graded(adverse_events, rules)
     columns = [ae[c].to_numpy(dtype=object, na_value=None) for c in _COLUMNS]
     reports: dict[tuple, list[Row]] = {}
     for values in zip(*columns):
@@ -106,7 +115,7 @@ def derived_rows(adverse_events: pd.DataFrame, rules: dict[str, Any] | None = No
     (all :func:`conflicts` compares).
     """
     rules = rules or load_rules()
-    sets = {str(k): v for k, v in rules["grade_sets"].items()}
+    sets = _grade_sets(rules)
     reports = _reports(adverse_events, rules)
     plan = [(target, rule, _within(sets, sorted(rule["covers"])) if "covers" in rule else None) for target, rule in rules["derive"].items()]
     out = []
@@ -160,10 +169,8 @@ def conflicts(adverse_events: pd.DataFrame, rules: dict[str, Any] | None = None)
     from carte_evidence.analysis.harmonise_columns import Reports
 
     rules = rules or load_rules()
-    sets = {str(k): v for k, v in rules["grade_sets"].items()}
-    ae = adverse_events[["ae_id", *REPORT, "grade", "n_events", "n_evaluable"]]
-    ae = ae[ae["event"].isin(rules["graded_events"]).to_numpy(dtype=bool, na_value=False)]
-    reports = Reports(ae, _report_codes(ae), sets)
+    ae = _graded(adverse_events, rules)
+    reports = Reports(ae, _report_codes(ae), _grade_sets(rules))
     bad, derived_events, derived_evaluable, derived_from = [], [], [], []
     for target, rule in rules["derive"].items():
         derived = reports.derive(rule)

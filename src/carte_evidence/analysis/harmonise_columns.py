@@ -13,6 +13,7 @@ A grade category is a bit mask of the grades it covers (grade g -> bit g-1), so 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -88,14 +89,16 @@ class Reports:
         np.maximum.at(high, report, self.n_evaluable[last])
         return (count > 0) & (total == union) & (low == high), union, events, low
 
+    @cached_property
     def listing(self) -> tuple[np.ndarray, ...]:
-        """``_listing``: per-grade parts covering grades 1..m exactly once, one denominator."""
+        """``_listing``: per-grade parts covering grades 1..m exactly once, one denominator
+        (worked out once: each rule reads it)."""
         ok, union, events, denominator = self.combine(self.per_grade)
         return ok & ((union & 1) == 1) & (((union + 1) & union) == 0), union, events, denominator
 
     def derive(self, rule: dict[str, Any]) -> Derived:
         """One rule of ``derive`` (as ``_derive_one``), for every report at once."""
-        listed, listed_union, listed_events, listed_denominator = self.listing()
+        listed, listed_union, listed_events, listed_denominator = self.listing
         if "from_grade" in rule:
             return Derived(listed, listed_events, listed_denominator, np.zeros(self.n, dtype=np.int8), self.per_grade, np.full(self.n, -1))
         covers = _mask(rule["covers"])

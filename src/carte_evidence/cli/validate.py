@@ -25,13 +25,10 @@ def validate(
 
     Exit 0 if valid, 1 if not.
     """
-    import gc
+    from carte_evidence.package.threads import gc_paused
 
-    gc.disable()  # for the whole command, imports and warnings too (see package.validate.gc_paused)
-    try:
+    with gc_paused():  # for the whole command: imports and warnings too
         _validate(path, format)
-    finally:
-        gc.enable()
 
 
 def _validate(path: Optional[Path], format: Format) -> None:
@@ -46,7 +43,6 @@ def _validate(path: Optional[Path], format: Format) -> None:
         if name == "adverse_events" and format is Format.text:
             from carte_evidence.analysis.harmonise import conflicts
             from carte_evidence.package.threads import in_background
-
             early["conflicts"] = in_background(_quietly(conflicts), frame, threads=None if len(frame) > 100_000 else 1)
 
     report = run(path, on_read=on_read)

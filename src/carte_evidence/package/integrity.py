@@ -16,7 +16,6 @@ REGENERATE = "run `python scripts/generate_datapackage.py` (it writes datapackag
 # Field properties that must equal the generated ones (descriptions may be edited freely).
 COMPARED = ("type", "format", "constraints", "trueValues", "falseValues")
 QUOTED_TABLES = ("outcomes", "adverse_events")  # a row with a number there needs a quote
-QUOTED_ORDER = {"arms": 0, "outcomes": 1, "adverse_events": 2}  # the order of provenance.CHECKED
 
 
 def descriptor_shape(descriptor: Any, display: str) -> list[Problem]:
@@ -210,6 +209,7 @@ def quote_problems(parsed: dict, reviewed: set[tuple[str, str, str]] | None = No
             out.append(Problem(parsed[table].file, int(lines[i]), "quote", None, "quote-missing",
                                "the row has a number but no verbatim quote", "copy the sentence the number was read from into quote"))
     first_line: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    table_order = {name: i for i, name in enumerate(CHECKED)}
     found = []
     for table, rows, column in unquoted_rows(tables):
         t, frame = parsed[table], tables[table]
@@ -235,7 +235,7 @@ def quote_problems(parsed: dict, reviewed: set[tuple[str, str, str]] | None = No
         for row, id_, quote, value in zip(rows.tolist(), ids, quotes, values):
             line = int(lines[id_codes[row]]) if id_codes[row] >= 0 else None
             value = str(int(value)) if float(value) == int(value) else str(value)
-            found.append(((QUOTED_ORDER[table], row, CHECKED[table].index(column)), Problem(
+            found.append(((table_order[table], row, CHECKED[table].index(column)), Problem(
                 t.file, line, column, value, "quote", "the number cannot be found in the row's quote",
                 "quote the sentence that states it; if it was derived, set value_source and explain in notes")))
     found.sort(key=lambda f: f[0])  # row by row, as the rows are read

@@ -175,6 +175,11 @@ def _cycle_members(parent: pd.Series) -> set:
     return set(jump.index)
 
 
+def _text_columns(frame: pd.DataFrame) -> list[str]:
+    """The string columns of a typed table (numbers and booleans cannot hold a formula)."""
+    return [c for c in frame.columns if str(frame[c].dtype).startswith("string")]
+
+
 def encoded_columns(descriptor: dict[str, Any]) -> dict[str, set[str]]:
     """The id columns :func:`rule_checks` dictionary-encodes, by table: each foreign key's field
     and the field it references (see :func:`prepare`)."""
@@ -195,9 +200,8 @@ def prepare(name: str, frame: pd.DataFrame, columns: set[str]) -> dict[tuple[str
     does it in the thread that read the table): its id columns dictionary-encoded, and the rows
     of each text column that start like a spreadsheet formula."""
     out: dict[tuple[str, str], Any] = {("codes", name, c): _Codes(frame[c]) for c in columns if c in frame.columns}
-    for column in frame.columns:
-        if str(frame[column].dtype).startswith("string"):
-            out["formula", name, column] = _starts_like_formula(frame[column])
+    for column in _text_columns(frame):
+        out["formula", name, column] = _starts_like_formula(frame[column])
     return out
 
 
@@ -242,10 +246,9 @@ def rule_checks(tables: dict[str, pd.DataFrame], descriptor: dict[str, Any], tod
 
     # Every text column: no spreadsheet formulas (numbers and booleans cannot hold one).
     for name, frame in tables.items():
-        for column in frame.columns:
-            if str(frame[column].dtype).startswith("string"):
-                found = prepared.get(("formula", name, column))
-                add(name, column, "formula-prefix", _starts_like_formula(frame[column]) if found is None else found)
+        for column in _text_columns(frame):
+            found = prepared.get(("formula", name, column))
+            add(name, column, "formula-prefix", _starts_like_formula(frame[column]) if found is None else found)
 
     pubs = tables.get("publications")
     pub_id = codes("publications", "publication_id") if pubs is not None else None

@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-
 from carte_evidence.package.problems import Problem
 
 # Problems that make a file's rows unreliable: the checks of other tables against it are skipped.
@@ -30,6 +29,7 @@ READS = {
 _TYPE_RULES = ("type-integer", "type-number", "type-boolean")
 VALUE_RULES = frozenset({"pattern", "enum", "foreign-key"})  # a value outside a list or form
 _IN_RANGE = re.compile(r"^in_range\(([^,]+), ([^)]+)\)$")
+_REFERENCE = re.compile(r"\b(?:no|not a) (\w+)\.(\w+)")  # "no arms.arm_id has ...": the table and column named
 _EXCEPTION_TEXT = re.compile(r"^[A-Z]\w*(Error|Exception)\(")
 DATE_HINT = "write dates as YYYY-MM-DD, e.g. 2024-03-12 (YYYY-MM or YYYY when the source gives no day)"
 
@@ -41,7 +41,7 @@ def _refs(problem: Problem) -> tuple[str, ...]:
 @lru_cache(maxsize=4096)
 def _refs_of(rule: str, message: str) -> tuple[str, ...]:
     if rule in ("foreign-key", "list-foreign-key"):
-        m = re.search(r"\b(?:no|not a) (\w+)\.\w+", message)
+        m = _REFERENCE.search(message)
         return (m.group(1),) if m else ()
     return READS.get(rule, ())
 
@@ -51,7 +51,7 @@ def _allowed_key(field_def: dict, parsed: dict, problem: Problem) -> tuple | Non
     enum = field_def.get("constraints", {}).get("enum")
     if enum:
         return ("enum", tuple(str(v) for v in enum))
-    m = re.search(r"\b(?:no|not a) (\w+)\.(\w+)", problem.message)
+    m = _REFERENCE.search(problem.message)
     if m and m.group(1) in parsed and m.group(2) in parsed[m.group(1)].frame:
         return ("column", m.group(1), m.group(2))
     return None
@@ -116,7 +116,7 @@ def _ordered(problems: list[Problem], first: set[str]) -> list[Problem]:
 
     if len(problems) < 2:
         return list(dict.fromkeys(problems))
-    fields = list(zip(*((p.file, p.line, p.column, p.value, p.rule, p.message, p.hint) for p in problems)))
+    fields = list(zip(*problems))  # (a Problem is the tuple of its fields, in this order)
     keys, empties = {}, []
     for name, values in zip(("file", "line", "column", "value", "rule", "message", "hint"), fields):
         column = np.array(values, dtype=object)

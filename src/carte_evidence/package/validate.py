@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-import gc
 import json
 import re
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,7 +17,7 @@ from carte_evidence.package.paths import resolve_package
 from carte_evidence.package.problems import Problem
 from carte_evidence.package.rules import describe_rule, encoded_columns, prepare, rule_checks
 from carte_evidence.package.schema import anything_to_check, pandera, screened_specs
-from carte_evidence.package.threads import file_size, in_background, in_threads, workers
+from carte_evidence.package.threads import file_size, gc_paused, in_background, in_threads, workers
 from carte_evidence.package.triage import triage
 
 
@@ -127,23 +125,6 @@ def release_memory() -> None:
     import pyarrow as pa
 
     pa.default_memory_pool().release_unused()
-
-
-@contextmanager
-def gc_paused():
-    """Python's cycle collector off for a while (restored after).
-
-    Validation allocates many objects (pandera's schemas, imports, the report) and frees them
-    by reference counting; the collector's passes over the whole heap cost about 10% of a
-    `carte validate` and find little. Cycles made meanwhile are collected once it is back on.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def validate(path: str | Path | None = None, today: dt.date | None = None, on_read=None) -> ValidationReport:
