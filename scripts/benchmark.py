@@ -256,7 +256,7 @@ def make_package(dest: Path, rows: int, invalid: float = 0.0, seed: int = 0) -> 
 # --- timing ----------------------------------------------------------------------------------
 
 def _carte(*args: str) -> list[str]:
-    return [sys.executable, "-c", "from carte_evidence.cli.main import app; app()", *args]
+    return [sys.executable, "-c", "from carte_evidence.cli.main import main; main()", *args]
 
 
 def _frictionless(package: Path) -> list[str]:

@@ -79,3 +79,18 @@ def test_run_reports_json(tmp_path):
 def test_options_are_checked():
     done = subprocess.run([sys.executable, str(SCRIPT), "--make", "x", "--invalid", "2"], capture_output=True, text=True)
     assert done.returncode == 2 and "fraction" in done.stderr
+
+
+def test_checks_run_one_by_one_report_what_pandera_lazy_validation_reports(bench, tmp_path, monkeypatch):
+    """validate calls each failing pandera check on its column (package.validate._column_failures)
+    instead of pandera's lazy schema.validate, whose error report is most of the time of a report
+    with a problem per row. On a package breaking every rule, the problems are exactly those of
+    the lazy route."""
+    from carte_evidence.package import validate as module
+
+    package = bench.make_package(tmp_path / "bad", rows=1000, invalid=0.5)
+    direct = validate(package).problems
+    monkeypatch.setattr(module, "_column_failures", lambda schema, frame: None)  # -> the lazy route
+    lazy = validate(package).problems
+    assert len(direct) > 1000
+    assert direct == lazy

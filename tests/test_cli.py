@@ -96,3 +96,20 @@ def test_help_does_not_import_heavy_libraries():
     code = "import sys; from carte_evidence.cli.main import app; print(sorted(m for m in ('pandas','pandera','frictionless') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_validate_leaves_its_objects_to_the_end_of_its_own_process_only(mini):
+    """`carte` run as a command (cli.main.main) ends its process with the command, so validate
+    freezes what it made (gc.freeze) instead of having the collector walk it on the way out; the
+    app called in a process that goes on (CliRunner here, a notebook) freezes nothing."""
+    import gc
+    import subprocess
+    import sys
+
+    code = ("import gc, sys; from carte_evidence.cli.main import main; sys.argv = ['carte', 'validate', sys.argv[1]]\n"
+            "try:\n    main()\nexcept SystemExit as done:\n    print(done.code, gc.get_freeze_count() > 0, gc.isenabled())")
+    out = subprocess.run([sys.executable, "-c", code, str(mini)], capture_output=True, text=True, check=True).stdout
+    assert out.split()[-3:] == ["0", "True", "True"]
+    frozen = gc.get_freeze_count()
+    assert runner.invoke(app, ["validate", str(mini)]).exit_code == 0
+    assert gc.get_freeze_count() == frozen and gc.isenabled()

@@ -246,3 +246,43 @@ def test_on_read_sees_each_table_once_as_typed(monkeypatch):
         assert sorted(name for name, _ in seen) == sorted(report.tables)
         for name, frame in seen:
             assert frame is report.tables[name]
+
+
+def _edited_descriptor(pkg: Path, resource: str, change) -> Path:
+    path = pkg / "datapackage.json"
+    data = json.loads(path.read_text())
+    change(next(r for r in data["resources"] if r["name"] == resource)["schema"])
+    path.write_text(json.dumps(data))
+    return pkg
+
+
+def _field(schema: dict, name: str) -> dict:
+    return next(f for f in schema["fields"] if f["name"] == name)
+
+
+def test_checks_run_one_by_one_report_what_pandera_lazy_validation_reports(corrupted, tmp_path, monkeypatch):
+    """Every corrupted package, and descriptors that only pandera's own validation can report
+    (a multi-field key; a pattern on numbers, a minimum on text: checks that raise), give the
+    same problems through the direct route (each check called on its column) as through pandera's
+    lazy schema.validate, which the direct route hands those cases to."""
+    from carte_evidence.package import validate as module
+
+    handed_over: list = []
+    lazy_failures = module._lazy_failures
+    monkeypatch.setattr(module, "_lazy_failures", lambda schema, frame: handed_over.append(1) or lazy_failures(schema, frame))
+    special = {
+        "two-field-key": _edited_descriptor(make_package(tmp_path / "key"), "arms", lambda s: s.__setitem__("primaryKey", ["study_id", "product_id"])),
+        "pattern-on-number": _edited_descriptor(make_package(tmp_path / "pattern"), "arms",
+                                                lambda s: _field(s, "n_treated").setdefault("constraints", {}).__setitem__("pattern", "[0-9]+")),
+        "minimum-on-text": _edited_descriptor(make_package(tmp_path / "minimum"), "studies",
+                                              lambda s: _field(s, "study_id").setdefault("constraints", {}).__setitem__("minimum", 3)),
+    }
+    for name, pkg in [*sorted(corrupted.items()), *special.items()]:
+        handed_over.clear()
+        direct = validate(pkg).problems
+        if name in special:
+            assert handed_over, name  # these cases go to pandera's lazy validation
+            assert {p.rule for p in direct} & {"multiple_fields_uniqueness", "pattern", "minimum"}, name
+        with monkeypatch.context() as m:
+            m.setattr(module, "_column_failures", lambda schema, frame: None)
+            assert validate(pkg).problems == direct, name

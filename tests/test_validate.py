@@ -158,3 +158,21 @@ def test_problems_are_ordered_as_the_sort_key_says_and_each_once(problems, first
     got = _ordered(problems, first)
     assert sorted(got, key=key) == got  # (sorted is stable: equal keys keep got's order)
     assert len(got) == len(set(problems)) and set(got) == set(problems)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(1, 2**40), min_size=1, max_size=6).flatmap(
+    lambda highs: st.lists(st.tuples(*[st.integers(0, h) for h in highs]), min_size=1, max_size=30)))
+def test_packed_words_sort_as_their_columns(rows):
+    """triage._packed: columns of ranks packed into few int64 words (several words when their
+    ranges are wide) sort rows exactly as the columns themselves do."""
+    import numpy as np
+
+    from carte_evidence.package.triage import _packed
+
+    columns = [np.array(c, dtype=np.int64) for c in zip(*rows)]
+    words = _packed(columns)
+    assert len(words) <= len(columns)
+    assert all(int(w.min()) >= 0 for w in words)
+    order = np.lexsort(words[::-1])
+    assert [rows[i] for i in order] == sorted(rows)

@@ -15,6 +15,11 @@ PathArg = typer.Argument(
 ForceOption = typer.Option(False, "--force", help="Replace the output even if it holds files carte did not write.")
 
 
+# True when `carte` runs as its own process (the console command), False when the app is called
+# in a process that goes on after the command (tests, notebooks): see ``threads.gc_paused``.
+ENDS_PROCESS = False
+
+
 def fail_with_problems(problems, fmt: str = "text") -> None:
     """Print validation problems and exit 1 (used by every command that validates first)."""
     from carte_evidence.outputs.problem_report import render_problems

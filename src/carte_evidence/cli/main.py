@@ -33,3 +33,11 @@ app = typer.Typer(
 COMMANDS = [validate, build, summary, tables, grade, trials, coverage, site, new, fmt, diff, release, export]
 for command in COMMANDS:
     app.command(command.__name__)(command)
+
+
+def main() -> None:
+    """The `carte` console command: the app, in a process that ends when the command does."""
+    from . import common
+
+    common.ENDS_PROCESS = True
+    app()

@@ -27,7 +27,9 @@ def validate(
     """
     from carte_evidence.package.threads import gc_paused
 
-    with gc_paused():  # for the whole command: imports and warnings too
+    from . import common
+
+    with gc_paused(freeze=common.ENDS_PROCESS):  # for the whole command: imports and warnings too
         _validate(path, format)
 
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+from itertools import starmap
 from pathlib import Path
+
+from carte_evidence.package.problems import text
 
 
 def _gh_escape(text: str) -> str:
@@ -26,5 +29,5 @@ def render_problems(problems, fmt: str = "text", base: Path | None = None) -> st
             msg = p.message + (f" (value {p.value!r})" if p.value else "") + (f". Hint: {p.hint}" if p.hint else "")
             lines.append(f"::error {where},title={_gh_escape(title)}::{_gh_escape(msg)}")
         return "\n".join(lines)
-    body = "\n".join(map(str, problems))
+    body = "\n".join(starmap(text, problems))  # (a Problem is the tuple of text's arguments)
     return f"{body}\n{len(problems)} problem(s) found." if problems else "valid: no problems found."

@@ -29,11 +29,16 @@ class Problem(NamedTuple):
         return self._asdict()
 
     def __str__(self) -> str:
-        where = self.file + (f":{self.line}" if self.line is not None else "")
-        col = f" [{self.column}]" if self.column else ""
-        val = f" value {self.value!r}:" if self.value not in (None, "") else ""
-        hint = f" (hint: {self.hint})" if self.hint else ""
-        return f"{where}{col}{val} {self.message}{hint}"
+        return text(*self)
+
+
+def text(file: str, line: int | None, column: str | None, value: str | None, rule: str, message: str, hint: str = "") -> str:
+    """A problem's one line of text, from its fields (``starmap(text, problems)`` words a long
+    list without a method call per problem)."""
+    where = file if line is None else f"{file}:{line}"
+    col = f" [{column}]" if column else ""
+    val = f" value {value!r}:" if value not in (None, "") else ""
+    return f"{where}{col}{val} {message} (hint: {hint})" if hint else f"{where}{col}{val} {message}"
 
 
 class ValidationError(Exception):
