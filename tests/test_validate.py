@@ -155,7 +155,7 @@ def test_problems_are_ordered_as_the_sort_key_says_and_each_once(problems, first
     def key(p):
         return (p.file not in first, p.file, p.rule not in STRUCTURAL, p.line or 0, p.column or "", p.rule, p.value or "", p.message or "", p.hint or "")
 
-    got = _ordered(problems, first)
+    got = _ordered(problems, first).to_list()
     assert sorted(got, key=key) == got  # (sorted is stable: equal keys keep got's order)
     assert len(got) == len(set(problems)) and set(got) == set(problems)
 
@@ -176,3 +176,66 @@ def test_packed_words_sort_as_their_columns(rows):
     assert all(int(w.min()) >= 0 for w in words)
     order = np.lexsort(words[::-1])
     assert [rows[i] for i in order] == sorted(rows)
+
+
+_PROBLEMS = st.lists(st.builds(Problem, st.sampled_from(["data/a.csv", "data/b.csv", "datapackage.json"]),
+                               st.one_of(st.none(), st.integers(0, 4)), _TEXT, _TEXT,
+                               st.sampled_from(["enum", "pattern", "required", "type-integer", "file-missing", "foreign-key", "in_range(0, 9)"]),
+                               st.sampled_from(["no a.x has this value", "m", ""]), _TEXT), max_size=40)
+
+
+def _as_groups(problems: list) -> "ProblemTable":
+    """The problems as the validation makes them: runs of one check in one column as groups."""
+    from carte_evidence.package.problems import ProblemTable
+
+    tables, run = [], []
+    for p in problems + [None]:
+        if run and (p is None or (p.file, p.column, p.rule, p.message, p.hint) != (run[0].file, run[0].column, run[0].rule, run[0].message, run[0].hint)):
+            first = run[0]
+            tables.append(ProblemTable.group(first.file, [q.line for q in run], first.column, [q.value for q in run], first.rule, first.message, first.hint))
+            run = []
+        if p is not None:
+            run.append(p)
+    return ProblemTable.concat(tables)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_PROBLEMS, st.integers(0, 40))
+def test_problem_tables_hold_the_problems_and_code_them(problems, cut):
+    """ProblemTable: made from a list or from groups and joined, it gives back the same problems,
+    and each column's codes stand for its values."""
+    from carte_evidence.package.problems import ProblemTable
+
+    joined = ProblemTable.concat([ProblemTable.of(problems[:cut]), _as_groups(problems[cut:])])
+    assert joined.to_list() == problems == ProblemTable.of(problems).to_list()
+    for field in range(7):
+        codes, distinct = joined.codes(field)
+        assert [distinct[c] for c in codes.tolist()] == [p[field] for p in problems]
+        assert len(set(map(repr, distinct))) == len(distinct)  # each distinct value once
+
+
+@settings(max_examples=200, deadline=None)
+@given(_PROBLEMS)
+def test_triage_of_groups_is_triage_of_the_list(problems):
+    """triage works on codes: those a list's columns get, or those groups carry and joining merges;
+    both give the same report."""
+    from carte_evidence.package.triage import triage
+
+    assert triage(_as_groups(problems), {}, {}).to_list() == triage(problems, {}, {}).to_list()
+
+
+def test_report_makes_its_problem_list_only_when_asked(tmp_path):
+    """A ValidationReport keeps the problems as columns; `problems` is the list of them, made on
+    first use, and `valid` does not need it."""
+    import json
+
+    from carte_evidence.package.problems import ProblemTable
+    from conftest import make_package
+
+    pkg = make_package(tmp_path / "pkg")
+    edit(pkg / "data" / "studies.csv", "case series", "case-series")
+    report = validate(pkg)
+    assert isinstance(report.problem_table, ProblemTable) and report._list is None
+    assert not report.valid and report._list is None
+    assert report.problems == report.problem_table.to_list() and report.problems[0].rule == "enum"
+    assert json.loads(json.dumps(report.to_list()))[0]["column"] == "design"

@@ -59,7 +59,7 @@ def _validate(path: Optional[Path], format: Format) -> None:
         # the overrides file is part of the grading rules: a broken one fails validation too
         typer.echo("\n".join(f"schemas/{p}" for p in override_problems), err=format is Format.text)
         raise typer.Exit(1)
-    typer.echo(render_problems(report.problems, format.value, base=base))
+    typer.echo(render_problems(report.problem_table, format.value, base=base))
     if report.valid and format is Format.text:
         _warn_harmonisation(report.tables, early.get("conflicts"))
     raise typer.Exit(0 if report.valid else 1)

@@ -6,7 +6,7 @@ import json
 from itertools import starmap
 from pathlib import Path
 
-from carte_evidence.package.problems import text
+from carte_evidence.package.problems import ProblemTable, text
 
 
 def _gh_escape(text: str) -> str:
@@ -16,8 +16,15 @@ def _gh_escape(text: str) -> str:
 def render_problems(problems, fmt: str = "text", base: Path | None = None) -> str:
     """The problems in one of the formats of `carte validate --format`.
 
-    ``base`` is prefixed to file paths in GitHub annotations so they point into the repository.
+    ``problems``: a list of Problems or a ProblemTable (the text is then made from its columns,
+    without a Problem per row). ``base`` is prefixed to file paths in GitHub annotations so they
+    point into the repository.
     """
+    if fmt == "text" and isinstance(problems, ProblemTable):
+        body = "\n".join(starmap(text, zip(*(column.tolist() for column in problems.columns))))
+        return f"{body}\n{len(problems)} problem(s) found." if len(problems) else "valid: no problems found."
+    if isinstance(problems, ProblemTable):
+        problems = problems.to_list()
     if fmt == "json":
         return json.dumps([p.to_dict() for p in problems], indent=2, ensure_ascii=False)
     if fmt == "github":

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Iterable, NamedTuple
 
 
 class Problem(NamedTuple):
@@ -39,6 +39,92 @@ def text(file: str, line: int | None, column: str | None, value: str | None, rul
     col = f" [{column}]" if column else ""
     val = f" value {value!r}:" if value not in (None, "") else ""
     return f"{where}{col}{val} {message} (hint: {hint})" if hint else f"{where}{col}{val} {message}"
+
+
+FIELDS = Problem._fields
+
+
+class ProblemTable:
+    """Problems as columns: one numpy object array per field of :class:`Problem`, in its order.
+
+    A package with a problem in every row has hundreds of thousands of them; they are collected,
+    cleaned, sorted and printed a column at a time (:mod:`~carte_evidence.package.triage`), and
+    made into :class:`Problem` tuples only when asked for (:meth:`to_list`). Each column is also
+    kept as codes into its distinct values (:meth:`codes`), worked out once: the problems of one
+    check share their file, column, rule, message and hint, so those cost nothing to code.
+    """
+
+    __slots__ = ("columns", "_codes")
+
+    def __init__(self, columns, codes: dict | None = None):
+        self.columns = tuple(columns)
+        self._codes = dict(codes or {})
+
+    @classmethod
+    def of(cls, problems: Iterable[Problem]) -> "ProblemTable":
+        """The table of a list of problems."""
+        import numpy as np
+
+        problems = list(problems)
+        n = len(problems)
+        fields = zip(*problems) if n else [()] * len(FIELDS)
+        return cls(np.fromiter(values, dtype=object, count=n) for values in fields)
+
+    @classmethod
+    def group(cls, file: str, lines: list, column: str | None, values: list, rule: str, message: str, hint: str) -> "ProblemTable":
+        """Problems of one check in one column: one file, column, rule, message and hint; a line
+        and a value each (``lines`` and ``values``: lists of equal length)."""
+        import numpy as np
+
+        n = len(lines)
+        same = {0: file, 2: column, 4: rule, 5: message, 6: hint}
+        columns = [np.full(n, same[i], dtype=object) if i in same else np.fromiter(lines if i == 1 else values, dtype=object, count=n)
+                   for i in range(len(FIELDS))]
+        return cls(columns, {i: (np.zeros(n, dtype=np.int64), [value]) for i, value in same.items()})
+
+    @classmethod
+    def concat(cls, tables: Iterable["ProblemTable"]) -> "ProblemTable":
+        """The problems of several tables, one after the other (the codes each has, merged)."""
+        import numpy as np
+
+        tables = [t for t in tables if len(t)] or list(tables)[:1]
+        if not tables:
+            return cls.of([])
+        if len(tables) == 1:
+            return tables[0]
+        codes = {}
+        for i in range(len(FIELDS)):
+            if i in (1, 3) and any(i not in t._codes for t in tables):
+                continue  # lines and values (a value of their own in each row): coded once, if needed
+            parts = [t.codes(i) for t in tables]
+            index: dict = {}
+            remapped = [np.array([index.setdefault(v, len(index)) for v in distinct], dtype=np.int64)[c] if distinct else c for c, distinct in parts]
+            codes[i] = (np.concatenate(remapped), list(index))
+        return cls((np.concatenate([t.columns[i] for t in tables]) for i in range(len(FIELDS))), codes)
+
+    def codes(self, field: int) -> tuple:
+        """(each row's code, the distinct values) of one field (by its position; None is a value)."""
+        import numpy as np
+        import pandas as pd
+
+        if field not in self._codes:
+            codes, distinct = pd.factorize(self.columns[field], use_na_sentinel=False)
+            self._codes[field] = (codes.astype(np.int64), [None if v is None or v != v else v for v in distinct.tolist()])
+        return self._codes[field]
+
+    def __len__(self) -> int:
+        return len(self.columns[0])
+
+    def take(self, rows) -> "ProblemTable":
+        """The problems at ``rows`` (an index array or a boolean mask), in that order."""
+        return ProblemTable((c[rows] for c in self.columns), {i: (codes[rows], distinct) for i, (codes, distinct) in self._codes.items()})
+
+    def replaced(self, changes: dict) -> "ProblemTable":
+        """A copy with some columns replaced (``changes``: field position -> new column)."""
+        return ProblemTable((changes.get(i, c) for i, c in enumerate(self.columns)), {i: v for i, v in self._codes.items() if i not in changes})
+
+    def to_list(self) -> list[Problem]:
+        return list(map(Problem, *(c.tolist() for c in self.columns)))
 
 
 class ValidationError(Exception):

@@ -5,8 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from dataclasses import dataclass, field
-from itertools import repeat
 from pathlib import Path
 
 import numpy as np
@@ -15,25 +13,47 @@ import pandas as pd
 from carte_evidence.package import integrity
 from carte_evidence.package.parse import ParsedTable, read_table
 from carte_evidence.package.paths import resolve_package
-from carte_evidence.package.problems import Problem
+from carte_evidence.package.problems import Problem, ProblemTable
 from carte_evidence.package.rules import describe_rule, encoded_columns, prepare, rule_checks
 from carte_evidence.package.schema import anything_to_check, pandera, screened_specs
 from carte_evidence.package.threads import file_size, gc_paused, in_background, in_threads, workers
 from carte_evidence.package.triage import triage
 
 
-@dataclass
 class ValidationReport:
-    """Result of :func:`validate`: the problems and the typed tables that were read."""
+    """Result of :func:`validate`: the problems and the typed tables that were read.
 
-    package: Path
-    problems: list[Problem] = field(default_factory=list)
-    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
-    descriptor: dict = field(default_factory=dict)
+    ``problems`` is a list of :class:`Problem`; a validation keeps them as columns
+    (``problem_table``) and makes the list only when it is asked for: a package with a problem
+    in every row has hundreds of thousands, which `carte validate` prints from the columns.
+    """
+
+    def __init__(self, package: Path, problems=None, tables: dict[str, pd.DataFrame] | None = None, descriptor: dict | None = None):
+        self.package = package
+        self.tables = tables if tables is not None else {}
+        self.descriptor = descriptor if descriptor is not None else {}
+        self.problems = problems if problems is not None else []
+
+    @property
+    def problems(self) -> list[Problem]:
+        if self._list is None:
+            self._list = self._table.to_list()
+        return self._list
+
+    @problems.setter
+    def problems(self, problems) -> None:
+        self._table, self._list = (problems, None) if isinstance(problems, ProblemTable) else (None, list(problems))
+
+    @property
+    def problem_table(self) -> ProblemTable:
+        """The problems as columns (see :class:`ProblemTable`)."""
+        if self._table is None:
+            self._table = ProblemTable.of(self._list)
+        return self._table
 
     @property
     def valid(self) -> bool:
-        return not self.problems
+        return not (len(self._table) if self._list is None else self._list)
 
     def to_list(self) -> list[dict]:
         """Problems as JSON-ready dicts (what `carte validate --format json` prints)."""
@@ -80,21 +100,22 @@ def _describe(check: str, field_def: dict) -> tuple[str, str, str]:
     return check, f"fails the check {check}", ""
 
 
-def _pandera_problems(schema, frame: pd.DataFrame, parsed: ParsedTable, fields: dict) -> list[Problem]:
+def _pandera_problems(schema, frame: pd.DataFrame, parsed: ParsedTable, fields: dict) -> ProblemTable:
     """Run one table's pandera schema (every failure, not the first) and turn each failure into a
     Problem, worded once per (check, column): a report of every row of a large table stays cheap."""
     failures = _column_failures(schema, frame)
     if failures is None:
         failures = _lazy_failures(schema, frame)
-    problems: list[Problem] = []
+    groups = []
     for check, column, rows, values in failures:
         rule, message, hint = _describe(check, fields.get(column, {}))
         known = (rows >= 0) & (rows < len(parsed.lines))
-        lines = [int(line) if ok else None for line, ok in zip(parsed.lines[np.where(known, rows, 0)].tolist() if len(parsed.lines) else [0] * len(rows), known.tolist())]
-        if values is None:
-            values = [None] * len(rows)
-        problems += map(Problem, repeat(parsed.file), lines, repeat(column), values, repeat(rule), repeat(message), repeat(hint))
-    return problems
+        if known.all():
+            lines = parsed.lines[rows].tolist()
+        else:
+            lines = [int(line) if ok else None for line, ok in zip(parsed.lines[np.where(known, rows, 0)].tolist() if len(parsed.lines) else [0] * len(rows), known.tolist())]
+        groups.append(ProblemTable.group(parsed.file, lines, column, [None] * len(rows) if values is None else values, rule, message, hint))
+    return ProblemTable.concat(groups)
 
 
 def _column_failures(schema, frame: pd.DataFrame) -> list[tuple] | None:
@@ -253,22 +274,21 @@ def _validate(path: str | Path | None, today: dt.date | None, on_read=None) -> V
     release_memory()
     fields_of = {res["name"]: {f["name"]: f for f in res["schema"]["fields"]} for res in resources if res["name"] in parsed}
 
-    def check(res) -> list[Problem]:
+    def check(res) -> ProblemTable:
         # One pandera pass per table: the Table Schema's constraints and our rules together.
         table, specs, own_rules = parsed[res["name"]], screened.get(res["name"]), rules.get(res["name"], {})
         if specs is not None and not own_rules and not anything_to_check(specs):
-            return []  # no row breaks anything: pandera is not even imported
+            return ProblemTable.of([])  # no row breaks anything: pandera is not even imported
         schema, unusable = integrity.pandera_schema(res, package.name, own_rules, specs)
         if unusable is not None:
-            return [unusable]
+            return ProblemTable.of([unusable])
         found = _pandera_problems(schema, table.frame, table, fields_of[res["name"]])
         release_memory()
         return found
 
     checked = [res for res in resources if res["name"] in parsed]
-    for found in in_threads(check, checked, lambda res: len(parsed[res["name"]].frame), threads):
-        report.problems.extend(found)
+    found = in_threads(check, checked, lambda res: len(parsed[res["name"]].frame), threads)
     report.problems.extend(quotes())
-    report.problems = triage(report.problems, parsed, fields_of)
+    report.problems = triage(ProblemTable.concat([ProblemTable.of(report.problems), *found]), parsed, fields_of)
     report.tables = tables
     return report
