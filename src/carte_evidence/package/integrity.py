@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from carte_evidence.package.problems import Problem
+from carte_evidence.package.problems import Problem, ProblemTable
 
 REGENERATE = "run `python scripts/generate_datapackage.py` (it writes datapackage.json from schemas/)"
 # Field properties that must equal the generated ones (descriptions may be edited freely).
@@ -188,17 +188,17 @@ def reviewed_quotes() -> set[tuple[str, str, str]]:
     return set(zip(frame["table"], frame["id"], frame["column"]))
 
 
-def quote_problems(parsed: dict, reviewed: set[tuple[str, str, str]] | None = None) -> list[Problem]:
+def quote_problems(parsed: dict, reviewed: set[tuple[str, str, str]] | None = None) -> ProblemTable:
     """The one rule: every outcome and adverse-event row with a number has a quote, and each
     number can be read in its quote (or is reviewed, or ``value_source`` says it was derived)."""
     from carte_evidence.package.provenance import CHECKED, ID, unquoted_rows
 
     needed = ("studies", *CHECKED)
     if any(name not in parsed or not parsed[name].readable for name in needed):
-        return []
+        return ProblemTable.of([])
     tables = {name: parsed[name].frame for name in needed}
     if any(col not in tables[t].columns for t, cols in CHECKED.items() for col in [*cols, ID[t], "quote"]):
-        return []
+        return ProblemTable.of([])
     reviewed = reviewed_quotes() if reviewed is None else reviewed
     out = []
     for table in QUOTED_TABLES:
@@ -208,9 +208,8 @@ def quote_problems(parsed: dict, reviewed: set[tuple[str, str, str]] | None = No
         for i in np.flatnonzero(has_number & no_quote):
             out.append(Problem(parsed[table].file, int(lines[i]), "quote", None, "quote-missing",
                                "the row has a number but no verbatim quote", "copy the sentence the number was read from into quote"))
+    found = [ProblemTable.of(out)]
     first_line: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    table_order = {name: i for i, name in enumerate(CHECKED)}
-    found = []
     for table, rows, column in unquoted_rows(tables):
         t, frame = parsed[table], tables[table]
         if len(rows):  # rows without a quote are quote-missing (above); reviewed ones are fine
@@ -229,14 +228,10 @@ def quote_problems(parsed: dict, reviewed: set[tuple[str, str, str]] | None = No
             lines[codes[codes >= 0]] = t.lines[first[codes >= 0]]
             first_line[table] = id_codes, lines
         id_codes, lines = first_line[table]
-        ids = frame[ID[table]].iloc[rows].tolist()
-        quotes = frame["quote"].iloc[rows].tolist()
-        values = frame[column].iloc[rows].tolist()
-        for row, id_, quote, value in zip(rows.tolist(), ids, quotes, values):
-            line = int(lines[id_codes[row]]) if id_codes[row] >= 0 else None
-            value = str(int(value)) if float(value) == int(value) else str(value)
-            found.append(((table_order[table], row, CHECKED[table].index(column)), Problem(
-                t.file, line, column, value, "quote", "the number cannot be found in the row's quote",
-                "quote the sentence that states it; if it was derived, set value_source and explain in notes")))
-    found.sort(key=lambda f: f[0])  # row by row, as the rows are read
-    return out + [p for _, p in found]
+        at = lines[id_codes[rows]]
+        values = [str(int(value)) if float(value) == int(value) else str(value) for value in frame[column].iloc[rows].tolist()]
+        # (a column's problems as one group: the report's order is triage's to set)
+        found.append(ProblemTable.group(t.file, [None if line < 0 else line for line in at.tolist()], column, values, "quote",
+                                        "the number cannot be found in the row's quote",
+                                        "quote the sentence that states it; if it was derived, set value_source and explain in notes"))
+    return ProblemTable.concat(found)

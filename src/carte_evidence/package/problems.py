@@ -78,8 +78,13 @@ class ProblemTable:
 
         n = len(lines)
         same = {0: file, 2: column, 4: rule, 5: message, 6: hint}
-        columns = [np.full(n, same[i], dtype=object) if i in same else np.fromiter(lines if i == 1 else values, dtype=object, count=n)
-                   for i in range(len(FIELDS))]
+
+        def repeated(value) -> "np.ndarray":
+            out = np.empty(n, dtype=object)
+            out.fill(value)  # (one object in every row; np.full would copy a string per row)
+            return out
+
+        columns = [repeated(same[i]) if i in same else np.fromiter(lines if i == 1 else values, dtype=object, count=n) for i in range(len(FIELDS))]
         return cls(columns, {i: (np.zeros(n, dtype=np.int64), [value]) for i, value in same.items()})
 
     @classmethod
@@ -108,7 +113,13 @@ class ProblemTable:
         import pandas as pd
 
         if field not in self._codes:
-            codes, distinct = pd.factorize(self.columns[field], use_na_sentinel=False)
+            column = self.columns[field]
+            if field == 1:  # lines (whole numbers from 0, or None): the line is its own code
+                lines = np.fromiter((-1 if v is None else v for v in column.tolist()), dtype=np.int64, count=len(column))
+                if not len(lines) or lines.min() >= -1:
+                    self._codes[field] = (lines + 1, [None, *range(int(lines.max()) + 1 if len(lines) else 0)])
+                    return self._codes[field]
+            codes, distinct = pd.factorize(column, use_na_sentinel=False)
             self._codes[field] = (codes.astype(np.int64), [None if v is None or v != v else v for v in distinct.tolist()])
         return self._codes[field]
 
@@ -118,6 +129,21 @@ class ProblemTable:
     def take(self, rows) -> "ProblemTable":
         """The problems at ``rows`` (an index array or a boolean mask), in that order."""
         return ProblemTable((c[rows] for c in self.columns), {i: (codes[rows], distinct) for i, (codes, distinct) in self._codes.items()})
+
+    def with_value(self, field: int, rows, value) -> "ProblemTable":
+        """A copy with ``value`` in one field at ``rows`` (its codes kept up to date)."""
+        column = self.columns[field].copy()
+        column[rows] = value
+        codes = dict(self._codes)
+        if field in codes:
+            numbers, distinct = codes[field]
+            numbers = numbers.copy()
+            if value in distinct:
+                numbers[rows] = distinct.index(value)
+            else:
+                numbers[rows], distinct = len(distinct), [*distinct, value]
+            codes[field] = (numbers, distinct)
+        return ProblemTable((column if i == field else c for i, c in enumerate(self.columns)), codes)
 
     def replaced(self, changes: dict) -> "ProblemTable":
         """A copy with some columns replaced (``changes``: field position -> new column)."""

@@ -126,31 +126,27 @@ def triage(problems, parsed: dict, fields: dict[str, dict[str, dict]]) -> Proble
 
 def _reworded(table: ProblemTable) -> ProblemTable:
     """pandera's range check worded as ours, and an exception's text never shown as a value."""
-    changes = {}
     rule_codes, rule_names = table.codes(RULE)
-    ranges = {i: m for i, rule in enumerate(rule_names) if isinstance(rule, str) and (m := _IN_RANGE.match(rule))}
-    if ranges:
-        rules, messages, hints = (table.columns[f].copy() for f in (RULE, MESSAGE, HINT))
-        for code, m in ranges.items():
+    for code, rule in enumerate(list(rule_names)):
+        m = _IN_RANGE.match(rule) if isinstance(rule, str) else None
+        if m:
             rows = rule_codes == code
-            rules[rows] = "range"
-            messages[rows] = f"the value is outside the allowed range {m.group(1)} to {m.group(2)}"
-            hints[rows] = f"use a value from {m.group(1)} to {m.group(2)}"
-        changes = {RULE: rules, MESSAGE: messages, HINT: hints}
+            table = (table.with_value(RULE, rows, "range")
+                     .with_value(MESSAGE, rows, f"the value is outside the allowed range {m.group(1)} to {m.group(2)}")
+                     .with_value(HINT, rows, f"use a value from {m.group(1)} to {m.group(2)}"))
     # (the substring tests first: a regex per distinct value is the slow part of a long list)
     raised = _per_row(table, VALUE, lambda v: isinstance(v, str) and ("Error(" in v or "Exception(" in v) and _EXCEPTION_TEXT.match(v))
     if raised.any():
-        rules = changes.get(RULE, table.columns[RULE])
-        lines, values = table.columns[LINE].copy(), table.columns[VALUE].copy()
-        messages, hints = (changes.get(f, table.columns[f]).copy() for f in (MESSAGE, HINT))
+        rules = table.columns[RULE]
+        lines, values, messages, hints = (table.columns[f].copy() for f in (LINE, VALUE, MESSAGE, HINT))
         rows = np.flatnonzero(raised)
         lines[rows] = None
         values[rows] = None
         for row in rows.tolist():
             messages[row] = f"the check '{rules[row]}' could not run on this column"
             hints[row] = "fix the other problems of this file first"
-        changes.update({LINE: lines, VALUE: values, MESSAGE: messages, HINT: hints})
-    return table.replaced(changes) if changes else table
+        table = table.replaced({LINE: lines, VALUE: values, MESSAGE: messages, HINT: hints})
+    return table
 
 
 def _unblocked(table: ProblemTable, broken: set, by_file: dict, skipped: dict[str, int]) -> ProblemTable:
@@ -241,11 +237,8 @@ def _one_per_cell(table: ProblemTable, parsed: dict, fields: dict[str, dict[str,
         is_date = np.array([_is_date(fields.get(by_file.get(file, ""), {}).get(column, {})) for file, column in places], dtype=bool)
         dated = rows[checked & pattern & is_date[date_of]]
         if len(dated):
-            new_rules, new_messages, new_hints = rules.copy(), messages.copy(), hints.copy()
-            new_rules[dated] = "date"
-            new_messages[dated] = "the value is not a date in the form YYYY-MM-DD"
-            new_hints[dated] = DATE_HINT
-            out = table.replaced({RULE: new_rules, MESSAGE: new_messages, HINT: new_hints})
+            out = (table.with_value(RULE, dated, "date").with_value(MESSAGE, dated, "the value is not a date in the form YYYY-MM-DD")
+                   .with_value(HINT, dated, DATE_HINT))
     if not keep.all():
         out = out.take(keep)
     return ProblemTable.concat([out, ProblemTable.of(replaced)]) if replaced else out

@@ -148,9 +148,11 @@ def _column_failures(schema, frame: pd.DataFrame) -> list[tuple] | None:
             cases = result.failure_cases
             if cases is None:  # a verdict on the whole column
                 return None
-            values, empty = cases.astype(object).tolist(), cases.isna().to_numpy().tolist()
-            out.append((check.error or check.name, name, cases.index.to_numpy(dtype=np.int64),
-                        [None if na else str(v) for v, na in zip(values, empty)]))
+            if str(cases.dtype).startswith("string"):  # already text: no str() per value
+                values = cases.to_numpy(dtype=object, na_value=None).tolist()
+            else:
+                values = [None if na else str(v) for v, na in zip(cases.astype(object).tolist(), cases.isna().to_numpy().tolist())]
+            out.append((check.error or check.name, name, cases.index.to_numpy(dtype=np.int64), values))
     return out
 
 
@@ -288,7 +290,6 @@ def _validate(path: str | Path | None, today: dt.date | None, on_read=None) -> V
 
     checked = [res for res in resources if res["name"] in parsed]
     found = in_threads(check, checked, lambda res: len(parsed[res["name"]].frame), threads)
-    report.problems.extend(quotes())
-    report.problems = triage(ProblemTable.concat([ProblemTable.of(report.problems), *found]), parsed, fields_of)
+    report.problems = triage(ProblemTable.concat([ProblemTable.of(report.problems), *found, quotes()]), parsed, fields_of)
     report.tables = tables
     return report
