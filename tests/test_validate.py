@@ -179,7 +179,7 @@ def test_packed_words_sort_as_their_columns(rows):
 
 
 _PROBLEMS = st.lists(st.builds(Problem, st.sampled_from(["data/a.csv", "data/b.csv", "datapackage.json"]),
-                               st.one_of(st.none(), st.integers(0, 4)), _TEXT, _TEXT,
+                               st.one_of(st.none(), st.integers(0, 4), st.integers(0, 10**9)), _TEXT, _TEXT,
                                st.sampled_from(["enum", "pattern", "required", "type-integer", "file-missing", "foreign-key", "in_range(0, 9)"]),
                                st.sampled_from(["no a.x has this value", "m", ""]), _TEXT), max_size=40)
 

@@ -114,11 +114,14 @@ class ProblemTable:
 
         if field not in self._codes:
             column = self.columns[field]
-            if field == 1:  # lines (whole numbers from 0, or None): the line is its own code
-                lines = np.fromiter((-1 if v is None else v for v in column.tolist()), dtype=np.int64, count=len(column))
-                if not len(lines) or lines.min() >= -1:
-                    self._codes[field] = (lines + 1, [None, *range(int(lines.max()) + 1 if len(lines) else 0)])
-                    return self._codes[field]
+            if field == 1:  # lines (whole numbers, or None): coded by a sort of the numbers, not by hashing objects
+                empty = np.fromiter((v is None for v in column.tolist()), dtype=bool, count=len(column))
+                lines = np.where(empty, 0, column).astype(np.int64)
+                numbers, codes = np.unique(lines[~empty], return_inverse=True)
+                out = np.zeros(len(column), dtype=np.int64)  # code 0: no line
+                out[~empty] = codes.ravel() + 1
+                self._codes[field] = (out, [None, *numbers.tolist()])
+                return self._codes[field]
             codes, distinct = pd.factorize(column, use_na_sentinel=False)
             self._codes[field] = (codes.astype(np.int64), [None if v is None or v != v else v for v in distinct.tolist()])
         return self._codes[field]
