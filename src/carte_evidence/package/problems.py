@@ -115,7 +115,7 @@ class ProblemTable:
         if field not in self._codes:
             column = self.columns[field]
             if field == 1:  # lines (whole numbers, or None): coded by a sort of the numbers, not by hashing objects
-                empty = np.fromiter((v is None for v in column.tolist()), dtype=bool, count=len(column))
+                empty = pd.isna(column)
                 lines = np.where(empty, 0, column).astype(np.int64)
                 numbers, codes = np.unique(lines[~empty], return_inverse=True)
                 out = np.zeros(len(column), dtype=np.int64)  # code 0: no line

@@ -195,8 +195,10 @@ def _one_per_cell(table: ProblemTable, parsed: dict, fields: dict[str, dict[str,
     cell_of, _ = _group_ids(table, (FILE, LINE, COLUMN), rows, combos=False)  # (numbered in order of their first problem)
     first = np.full(int(cell_of.max()) + 1, len(rows), dtype=np.int64)
     np.minimum.at(first, cell_of, np.arange(len(rows)))
-    cell_value = values[rows[first]][cell_of]  # the value of the cell's first problem
-    checked = _per_value(cell_value, lambda v: isinstance(v, str) and v != "")
+    value_codes, distinct_values = table.codes(VALUE)
+    cell_value_code = value_codes[rows[first]][cell_of]  # the value of the cell's first problem
+    cell_value = values[rows[first]][cell_of]
+    checked = np.array([isinstance(v, str) and v != "" for v in distinct_values], dtype=bool)[cell_value_code]
     # One case-folded index per vocabulary or referenced column, for each (file, column, rule,
     # message) of the problems (foreign-key messages name the table, not the value).
     group_of, groups = _group_ids(table, (FILE, COLUMN, RULE, MESSAGE), rows)
@@ -207,15 +209,21 @@ def _one_per_cell(table: ProblemTable, parsed: dict, fields: dict[str, dict[str,
         if key is not None and key not in folded_of:
             folded_of[key] = _folded(key, parsed)
         allowed_of.append(None if key is None else folded_of[key])
+    # Looked up once per (group, value): an all-invalid package repeats its bad values.
     matches: dict[int, list] = {}
-    looked_up = checked & np.array([a is not None for a in allowed_of], dtype=bool)[group_of]
-    for i in np.flatnonzero(looked_up).tolist():
-        value = cell_value[i]
-        found = allowed_of[group_of[i]].get(value.strip().casefold())
-        if found:
-            close = [a for a in found if a != value]
-            if close:
-                matches[i] = close
+    looked_up = np.flatnonzero(checked & np.array([a is not None for a in allowed_of], dtype=bool)[group_of])
+    if len(looked_up):
+        pairs = group_of[looked_up] * len(distinct_values) + cell_value_code[looked_up]
+        unique_pairs, pair_of = np.unique(pairs, return_inverse=True)
+        close_of = []
+        for pair in unique_pairs.tolist():
+            value = distinct_values[pair % len(distinct_values)]
+            found = allowed_of[pair // len(distinct_values)].get(value.strip().casefold())
+            close_of.append([a for a in found if a != value] if found else None)
+        pair_of = pair_of.ravel()
+        hit = np.array([bool(close) for close in close_of], dtype=bool)[pair_of]
+        for i, pair in zip(looked_up[hit].tolist(), pair_of[hit].tolist()):
+            matches[i] = close_of[pair]
     replaced = []
     if matches:
         matched = np.isin(cell_of, [cell_of[i] for i in matches])
@@ -242,10 +250,6 @@ def _one_per_cell(table: ProblemTable, parsed: dict, fields: dict[str, dict[str,
     if not keep.all():
         out = out.take(keep)
     return ProblemTable.concat([out, ProblemTable.of(replaced)]) if replaced else out
-
-
-def _per_value(column: np.ndarray, decide) -> np.ndarray:
-    return np.fromiter((bool(decide(v)) for v in column.tolist()), dtype=bool, count=len(column))
 
 
 def _ranks(table: ProblemTable, field: int) -> tuple[np.ndarray, np.ndarray]:
