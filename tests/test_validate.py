@@ -239,3 +239,20 @@ def test_report_makes_its_problem_list_only_when_asked(tmp_path):
     assert not report.valid and report._list is None
     assert report.problems == report.problem_table.to_list() and report.problems[0].rule == "enum"
     assert json.loads(json.dumps(report.to_list()))[0]["column"] == "design"
+
+
+_ANY_TEXT = st.one_of(st.none(), st.text(max_size=12), st.sampled_from(["", "'", '"', "\\", "a'b\"c", "é", "\n", "\x00", "\u200b", "𝔘"]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.builds(Problem, st.text(min_size=1, max_size=8), st.one_of(st.none(), st.integers(0, 10**12)), _ANY_TEXT, _ANY_TEXT,
+                          st.text(min_size=1, max_size=8), st.text(max_size=12), _ANY_TEXT), max_size=30))
+def test_text_report_is_each_problems_line(problems):
+    """The text report, made a column at a time by pyarrow (render_text), is each problem's own
+    line (str(problem), worded by problems.text) and the count, for any text in any field (quotes,
+    backslashes, line breaks, NUL, characters outside the BMP) and any line number."""
+    from carte_evidence.outputs.problem_report import render_problems, render_text
+
+    expected = "\n".join(map(str, problems)) + f"\n{len(problems)} problem(s) found." if problems else "valid: no problems found."
+    assert render_text(problems).decode("utf-8") == expected
+    assert render_problems(problems) == expected == render_problems(_as_groups(problems), "text")

@@ -34,7 +34,7 @@ def validate(
 
 
 def _validate(path: Optional[Path], format: Format) -> None:
-    from carte_evidence.outputs.problem_report import render_problems
+    from carte_evidence.outputs.problem_report import render_problems, render_text
     from carte_evidence.package.validate import validate as run
 
     early: dict = {}
@@ -59,7 +59,10 @@ def _validate(path: Optional[Path], format: Format) -> None:
         # the overrides file is part of the grading rules: a broken one fails validation too
         typer.echo("\n".join(f"schemas/{p}" for p in override_problems), err=format is Format.text)
         raise typer.Exit(1)
-    typer.echo(render_problems(report.problem_table, format.value, base=base))
+    if format is Format.text:  # (bytes, as the report is made: no decoding and encoding of a long text)
+        typer.echo(render_text(report.problem_table))
+    else:
+        typer.echo(render_problems(report.problem_table, format.value, base=base))
     if report.valid and format is Format.text:
         _warn_harmonisation(report.tables, early.get("conflicts"))
     raise typer.Exit(0 if report.valid else 1)

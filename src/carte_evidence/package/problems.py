@@ -32,13 +32,24 @@ class Problem(NamedTuple):
         return text(*self)
 
 
+def column_part(column: str | None) -> str:
+    return f" [{column}]" if column else ""
+
+
+def value_part(value: str | None) -> str:
+    return f" value {value!r}:" if value not in (None, "") else ""
+
+
+def tail_part(message: str, hint: str | None) -> str:
+    return f" {message} (hint: {hint})" if hint else f" {message}"
+
+
 def text(file: str, line: int | None, column: str | None, value: str | None, rule: str, message: str, hint: str = "") -> str:
-    """A problem's one line of text, from its fields (``starmap(text, problems)`` words a long
-    list without a method call per problem)."""
+    """A problem's one line of text: where (file and line), the column, the value, the message and
+    the hint (each part also worded once per distinct value by the text report of a
+    :class:`ProblemTable`, :func:`carte_evidence.outputs.problem_report.render_problems`)."""
     where = file if line is None else f"{file}:{line}"
-    col = f" [{column}]" if column else ""
-    val = f" value {value!r}:" if value not in (None, "") else ""
-    return f"{where}{col}{val} {message} (hint: {hint})" if hint else f"{where}{col}{val} {message}"
+    return f"{where}{column_part(column)}{value_part(value)}{tail_part(message, hint)}"
 
 
 FIELDS = Problem._fields
