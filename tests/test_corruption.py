@@ -282,7 +282,8 @@ def test_checks_run_one_by_one_report_what_pandera_lazy_validation_reports(corru
         direct = validate(pkg).problems
         if name in special:
             assert handed_over, name  # these cases go to pandera's lazy validation
-            assert {p.rule for p in direct} & {"multiple_fields_uniqueness", "pattern", "minimum"}, name
+            assert {p.rule for p in direct} & {"unique", "pattern", "minimum"}, name
+            assert all(p.hint for p in direct), name  # (each with a hint, the two-field key's too)
         with monkeypatch.context() as m:
             m.setattr(module, "_column_failures", lambda schema, frame: None)
             assert validate(pkg).problems == direct, name

@@ -81,6 +81,7 @@ _PANDERA_RULES = [
     (r"^greater_than_or_equal_to\((.*)\)", "minimum", "the value is below the minimum {0}", "use a value >= {0}"),
     (r"^less_than_or_equal_to\((.*)\)", "maximum", "the value is above the maximum {0}", "use a value <= {0}"),
     (r"^(field_uniqueness|unique)", "unique", "the value is duplicated; it must be unique in this column", "give each row its own value"),
+    (r"^multiple_fields_uniqueness", "unique", "this row repeats another row's values of the primary key's columns", "give each row its own combination of key values"),
     (r"^column_in_dataframe", "missing-column", "the column is missing", "add the column"),
 ]
 
