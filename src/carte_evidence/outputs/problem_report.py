@@ -69,4 +69,4 @@ def render_text(problems) -> bytes:
     joined = pc.binary_join_element_wise(where, worded(2, column_part), worded(3, value_part), tails, newline, nothing)
     _validity, offsets, data = joined.buffers()
     ends = np.frombuffer(offsets, dtype=np.int64)[joined.offset : joined.offset + len(joined) + 1]
-    return memoryview(data)[ends[0] : ends[-1]].tobytes() + f"{len(table)} problem(s) found.".encode()
+    return b"".join((memoryview(data)[ends[0] : ends[-1]], f"{len(table)} problem(s) found.".encode()))  # (one copy of the text)
