@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from carte_evidence.package.problems import ProblemTable, column_part, tail_part, value_part
+from carte_evidence.package.problems import COLUMN, FILE, HINT, LINE, MESSAGE, VALUE, ProblemTable, column_part, tail_part, value_part
 
 
 def _gh_escape(text: str) -> str:
@@ -59,14 +59,14 @@ def render_text(problems) -> bytes:
         codes, distinct = table.codes(field)
         return text([word(v) for v in distinct]).take(pa.array(codes))
 
-    files = worded(0, str)
-    lines = pa.array(table.columns[1], type=pa.int64(), from_pandas=True)
+    files = worded(FILE, str)
+    lines = pa.array(table.columns[LINE], type=pa.int64(), from_pandas=True)
     where = pc.if_else(pc.is_null(lines), files, pc.binary_join_element_wise(files, lines.cast(pa.large_string()), text([":"])[0]))
-    messages, hints = table.codes(5), table.codes(6)
+    messages, hints = table.codes(MESSAGE), table.codes(HINT)
     pairs, pair_of = np.unique(messages[0] * len(hints[1]) + hints[0], return_inverse=True)
     tails = text([tail_part(messages[1][p // len(hints[1])], hints[1][p % len(hints[1])]) for p in pairs.tolist()]).take(pa.array(pair_of.ravel()))
     newline, nothing = text(["\n", ""])
-    joined = pc.binary_join_element_wise(where, worded(2, column_part), worded(3, value_part), tails, newline, nothing)
+    joined = pc.binary_join_element_wise(where, worded(COLUMN, column_part), worded(VALUE, value_part), tails, newline, nothing)
     _validity, offsets, data = joined.buffers()
     ends = np.frombuffer(offsets, dtype=np.int64)[joined.offset : joined.offset + len(joined) + 1]
     return b"".join((memoryview(data)[ends[0] : ends[-1]], f"{len(table)} problem(s) found.".encode()))  # (one copy of the text)

@@ -53,6 +53,7 @@ def text(file: str, line: int | None, column: str | None, value: str | None, rul
 
 
 FIELDS = Problem._fields
+FILE, LINE, COLUMN, VALUE, RULE, MESSAGE, HINT = range(len(FIELDS))  # a field's position in a Problem and a ProblemTable
 
 
 class ProblemTable:
@@ -88,14 +89,14 @@ class ProblemTable:
         import numpy as np
 
         n = len(lines)
-        same = {0: file, 2: column, 4: rule, 5: message, 6: hint}
+        same = {FILE: file, COLUMN: column, RULE: rule, MESSAGE: message, HINT: hint}
 
         def repeated(value) -> "np.ndarray":
             out = np.empty(n, dtype=object)
             out.fill(value)  # (one object in every row; np.full would copy a string per row)
             return out
 
-        columns = [repeated(same[i]) if i in same else np.fromiter(lines if i == 1 else values, dtype=object, count=n) for i in range(len(FIELDS))]
+        columns = [repeated(same[i]) if i in same else np.fromiter(lines if i == LINE else values, dtype=object, count=n) for i in range(len(FIELDS))]
         return cls(columns, {i: (np.zeros(n, dtype=np.int64), [value]) for i, value in same.items()})
 
     @classmethod
@@ -110,7 +111,7 @@ class ProblemTable:
             return tables[0]
         codes = {}
         for i in range(len(FIELDS)):
-            if i in (1, 3) and any(i not in t._codes for t in tables):
+            if i in (LINE, VALUE) and any(i not in t._codes for t in tables):
                 continue  # lines and values (a value of their own in each row): coded once, if needed
             parts = [t.codes(i) for t in tables]
             index: dict = {}
@@ -125,7 +126,7 @@ class ProblemTable:
 
         if field not in self._codes:
             column = self.columns[field]
-            if field == 1:  # lines (whole numbers, or None): coded by a sort of the numbers, not by hashing objects
+            if field == LINE:  # lines (whole numbers, or None): coded by a sort of the numbers, not by hashing objects
                 empty = pd.isna(column)
                 lines = np.where(empty, 0, column).astype(np.int64)
                 numbers, codes = np.unique(lines[~empty], return_inverse=True)

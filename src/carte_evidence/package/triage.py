@@ -14,7 +14,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from carte_evidence.package.problems import Problem, ProblemTable
+from carte_evidence.package.problems import COLUMN, FILE, HINT, LINE, MESSAGE, RULE, VALUE, Problem, ProblemTable
 
 # Problems that make a file's rows unreliable: the checks of other tables against it are skipped.
 STRUCTURAL = frozenset({
@@ -68,9 +68,6 @@ def _folded(key: tuple, parsed: dict) -> dict[str, list[str]]:
     for v in values:
         out.setdefault(v.casefold(), []).append(v)
     return out
-
-
-FILE, LINE, COLUMN, VALUE, RULE, MESSAGE, HINT = range(7)  # the fields of a Problem, by position
 
 
 def _per_row(table: ProblemTable, field: int, decide) -> np.ndarray:

@@ -111,10 +111,9 @@ def _pandera_problems(schema, frame: pd.DataFrame, parsed: ParsedTable, fields: 
     for check, column, rows, values in failures:
         rule, message, hint = _describe(check, fields.get(column, {}))
         known = (rows >= 0) & (rows < len(parsed.lines))
-        if known.all():
-            lines = parsed.lines[rows].tolist()
-        else:
-            lines = [int(line) if ok else None for line, ok in zip(parsed.lines[np.where(known, rows, 0)].tolist() if len(parsed.lines) else [0] * len(rows), known.tolist())]
+        lines = parsed.lines[np.where(known, rows, 0)].tolist() if len(parsed.lines) else [None] * len(rows)
+        if not known.all():  # (a row pandera could not place: no line)
+            lines = [line if ok else None for line, ok in zip(lines, known.tolist())]
         groups.append(ProblemTable.group(parsed.file, lines, column, [None] * len(rows) if values is None else values, rule, message, hint))
     return ProblemTable.concat(groups)
 
