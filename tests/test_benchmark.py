@@ -82,11 +82,11 @@ def test_options_are_checked():
 
 
 def test_checks_run_one_by_one_report_what_pandera_lazy_validation_reports(bench, tmp_path, monkeypatch):
-    """validate calls each failing pandera check on its column (package.validate._column_failures)
+    """validate calls each failing pandera check on its column (package.failures._column_failures)
     instead of pandera's lazy schema.validate, whose error report is most of the time of a report
     with a problem per row. On a package breaking every rule, the problems are exactly those of
     the lazy route."""
-    from carte_evidence.package import validate as module
+    from carte_evidence.package import failures as module
 
     package = bench.make_package(tmp_path / "bad", rows=1000, invalid=0.5)
     direct = validate(package).problems
@@ -94,3 +94,18 @@ def test_checks_run_one_by_one_report_what_pandera_lazy_validation_reports(bench
     lazy = validate(package).problems
     assert len(direct) > 1000
     assert direct == lazy
+
+
+def test_low_memory_validation_reports_the_same_on_a_package_breaking_every_rule(bench, tmp_path, monkeypatch):
+    """`carte validate --low-memory` (``validate(keep=...)``: tables read in blocks, only the
+    columns checked across rows kept) on a package breaking every rule, read in blocks of 16 KiB:
+    the same problems, in the same order, as a whole validation. Every rule and the quote rule
+    fire here, so a column they read that the low-memory route dropped would change the report."""
+    from carte_evidence.package import parse
+
+    package = bench.make_package(tmp_path / "bad", rows=1000, invalid=1.0)
+    whole = validate(package).problems
+    monkeypatch.setattr(parse, "ROW_BLOCK", 16 << 10)
+    low = validate(package, keep={}).problems
+    assert {p.rule for p in whole} >= set(RULES) | {"quote"}
+    assert low == whole

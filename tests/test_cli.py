@@ -113,3 +113,24 @@ def test_validate_leaves_its_objects_to_the_end_of_its_own_process_only(mini):
     frozen = gc.get_freeze_count()
     assert runner.invoke(app, ["validate", str(mini)]).exit_code == 0
     assert gc.get_freeze_count() == frozen and gc.isenabled()
+
+
+def test_validate_low_memory_prints_the_same_report(mini):
+    """`carte validate --low-memory` (tables read in blocks, only the columns checked across rows
+    kept) prints what `carte validate` prints, in every format, valid or not."""
+    from carte_evidence.package import parse
+
+    for broken in (False, True):
+        if broken:
+            # a cell of a dropped column (a formula) and of a kept one (value_source's enum)
+            edit(mini / "data" / "outcomes.csv", ",month 6,", ",=month 6,")
+            edit(mini / "data" / "outcomes.csv", ",reported,source_reread,All 5", ",reportd,source_reread,All 5")
+        for fmt in ("text", "json", "github"):
+            whole = runner.invoke(app, ["validate", str(mini), "--format", fmt])
+            parse_block, parse.ROW_BLOCK = parse.ROW_BLOCK, 200  # (several blocks per table)
+            try:
+                low = runner.invoke(app, ["validate", str(mini), "--format", fmt, "--low-memory"])
+            finally:
+                parse.ROW_BLOCK = parse_block
+            assert (low.exit_code, low.output) == (whole.exit_code, whole.output), (broken, fmt)
+            assert whole.exit_code == (1 if broken else 0)

@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import string
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -114,10 +115,10 @@ def validate_once():
 
     real, memo = module.validate, {}
 
-    def cached(path=None, today=None, on_read=None):
-        key = str(path)
+    def cached(path=None, today=None, on_read=None, keep=None):
+        key = (str(path), repr(keep))
         if key not in memo:
-            memo[key] = real(path, today, on_read)
+            memo[key] = real(path, today, on_read, keep)
         elif on_read is not None:  # as validate does, table by table
             for name, frame in memo[key].tables.items():
                 on_read(name, frame)
@@ -265,7 +266,7 @@ def test_checks_run_one_by_one_report_what_pandera_lazy_validation_reports(corru
     (a multi-field key; a pattern on numbers, a minimum on text: checks that raise), give the
     same problems through the direct route (each check called on its column) as through pandera's
     lazy schema.validate, which the direct route hands those cases to."""
-    from carte_evidence.package import validate as module
+    from carte_evidence.package import failures as module
 
     handed_over: list = []
     lazy_failures = module._lazy_failures
@@ -287,3 +288,37 @@ def test_checks_run_one_by_one_report_what_pandera_lazy_validation_reports(corru
         with monkeypatch.context() as m:
             m.setattr(module, "_column_failures", lambda schema, frame: None)
             assert validate(pkg).problems == direct, name
+
+
+def test_low_memory_validation_reports_what_a_whole_validation_reports(corrupted, tmp_path, monkeypatch):
+    """``validate(keep=...)`` (`carte validate --low-memory`) reads each table in blocks, checks the
+    cells of the columns no check across rows reads block by block, and drops them. On every
+    corrupted package and on descriptors that take pandera's own route, with blocks of a few
+    hundred bytes (every table of the mini package in several), it reports exactly the problems,
+    in the order, of a whole validation; and the rules, run on the kept columns alone, find
+    what they find on whole tables."""
+    from carte_evidence.package import lean, parse
+
+    blocks: list = []
+    typed_block = parse._typed_block
+    monkeypatch.setattr(parse, "_typed_block", lambda *a: blocks.append(a[0]) or typed_block(*a))
+    monkeypatch.setattr(parse, "ROW_BLOCK", 300)
+    special = {
+        "two-field-key": _edited_descriptor(make_package(tmp_path / "key"), "arms", lambda s: s.__setitem__("primaryKey", ["study_id", "product_id"])),
+        "pattern-on-number": _edited_descriptor(make_package(tmp_path / "pattern"), "arms",
+                                                lambda s: _field(s, "n_treated").setdefault("constraints", {}).__setitem__("pattern", "[0-9]+")),
+        "bad-pattern-on-dropped-column": _edited_descriptor(make_package(tmp_path / "regex"), "outcomes",
+                                                            lambda s: _field(s, "timepoint_label").setdefault("constraints", {}).__setitem__("pattern", "([")),
+    }
+    for name, pkg in [("valid", make_package(tmp_path / "valid")), *sorted(corrupted.items()), *special.items()]:
+        blocks.clear()
+        whole = validate(pkg)
+        low = validate(pkg, keep={})
+        assert low.problems == whole.problems, name
+        if name == "valid":
+            assert Counter(blocks)["outcomes"] > 1  # (read in blocks)
+            for table, frame in low.tables.items():
+                assert set(frame.columns) <= set(whole.tables[table].columns)
+            assert len(low.tables["outcomes"].columns) < len(whole.tables["outcomes"].columns)
+            assert low.tables["outcomes"].equals(whole.tables["outcomes"][list(low.tables["outcomes"].columns)])
+    assert lean.kept_columns({"resources": [{"name": "a"}, {"name": "a"}]}) is None  # (two tables of one name: all kept)

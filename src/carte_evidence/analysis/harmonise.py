@@ -86,6 +86,7 @@ def _derive_one(group: list[Row], target: str, rule: dict, sets: dict[str, list[
 
 
 _COLUMNS = ["ae_id", *REPORT, "grade", "n_events", "n_evaluable"]
+COLUMNS_READ = frozenset(_COLUMNS)  # the adverse-event columns :func:`conflicts` reads
 
 
 def _grade_sets(rules: dict[str, Any]) -> dict[str, list[int]]:

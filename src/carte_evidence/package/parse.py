@@ -18,6 +18,7 @@ from carte_evidence.package.schema import PANDAS_DTYPES
 
 BOM = b"\xef\xbb\xbf"
 BLOCK = 1 << 22  # bytes pyarrow parses at once
+ROW_BLOCK = 16 << 20  # bytes of CSV :func:`read_blocks` types at once
 
 
 @dataclass
@@ -219,3 +220,95 @@ def _blank_rows(table) -> np.ndarray:
         empty = pc.equal(column, "")
         blank = empty if blank is None else pc.and_(blank, empty)
     return np.asarray(blank.to_numpy(zero_copy_only=False), dtype=bool)
+
+
+class Unblockable(Exception):
+    """The file needs :func:`read_table` (one pass over the whole file) to be reported right."""
+
+
+def read_blocks(name: str, path: Path, schema: dict[str, Any], display: str, size: int | None = None):
+    """The typed rows of one resource's CSV, as :func:`read_table` gives them, in blocks of about
+    ``size`` bytes of CSV (default ``ROW_BLOCK``): a table's text is never all in memory at once.
+
+    A generator of ParsedTables, one per block, each with its own rows' lines and problems. Only
+    for the common case, a readable UTF-8 file with the schema's header and one record per line:
+    anything else (a structural problem, a value spanning lines, a blank or malformed row)
+    raises :class:`Unblockable`, possibly after some blocks, and the caller reads the file with
+    :func:`read_table` instead, which reports it. A type problem of a value is found in its block.
+    """
+    import stat
+
+    from carte_evidence.package.atomic import MAX_READ_BYTES
+
+    size = size or ROW_BLOCK
+    names = [f["name"] for f in schema["fields"]]
+    try:  # (stat first: opening a FIFO would wait for a writer)
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_READ_BYTES:
+            raise Unblockable
+        handle = open(path, "rb")
+    except OSError:
+        raise Unblockable from None
+    with handle:
+        head = handle.read(size)
+        end = head.find(b"\n")
+        if end < 0 or head.startswith(BOM) or b'"' in head[:end]:
+            raise Unblockable
+        if _read_header(head) != names:  # a header problem: reported by read_table
+            raise Unblockable
+        pending, line, total, eof = head[end + 1:], 2, len(head), False
+        del head
+        while pending or not eof:
+            if not eof and (len(pending) < size or pending.rfind(b"\n") < 0):
+                more = handle.read(size)  # (a line longer than a block: read on)
+                eof, total = not more, total + len(more)
+                if total > MAX_READ_BYTES:
+                    raise Unblockable
+                pending += more
+                continue
+            cut = len(pending) if eof else pending.rfind(b"\n") + 1
+            block, pending = pending[:cut], pending[cut:]
+            piece = _typed_block(name, block, schema, names, display, line)
+            del block
+            line += len(piece.lines)
+            yield piece
+            del piece  # (not held while the next block is read)
+
+
+def _typed_block(name: str, block: bytes, schema: dict[str, Any], names: list[str], display: str, line: int) -> ParsedTable:
+    """One block of whole lines (starting at ``line``) read and typed, or :class:`Unblockable`."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    if not _is_utf8(block):
+        raise Unblockable
+    bad: list = []
+
+    def on_invalid(row):
+        bad.append(row)
+        return "skip"
+
+    try:
+        table = pacsv.read_csv(
+            pa.BufferReader(block),
+            read_options=pacsv.ReadOptions(use_threads=False, block_size=BLOCK, column_names=names),
+            parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid, ignore_empty_lines=False, newlines_in_values=True),
+            convert_options=pacsv.ConvertOptions(column_types={h: pa.string() for h in names}, strings_can_be_null=False,
+                                                 quoted_strings_can_be_null=False, check_utf8=False),
+        )
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        raise Unblockable from None
+    n = table.num_rows
+    # One record per line, none malformed or blank, and no value running to the block's end (a
+    # quote left open there swallows the rest: its value would end in a line break).
+    if bad or _physical_lines(block) != n or not n or _ends_open(table) or _blank_rows(table).any():
+        raise Unblockable
+    lines = np.arange(line, line + n)
+    typed, problems = type_columns(table, schema, lines, display)
+    return ParsedTable(name, display, typed, lines, problems)
+
+
+def _ends_open(table) -> bool:
+    """Whether a value of the last row holds a line break (a quoted value that did not close)."""
+    last = table.slice(table.num_rows - 1)
+    return any(("\n" in (v or "")) or ("\r" in (v or "")) for v in last.to_pylist()[0].values())

@@ -21,6 +21,9 @@ ALL = re.compile(r"\b(all|every|each|both)\b", re.I)
 
 CHECKED = {"arms": ["n_treated"], "outcomes": ["n_evaluable", "n_events", "value"], "adverse_events": ["n_events", "n_evaluable"]}
 ID = {"arms": "arm_id", "outcomes": "outcome_id", "adverse_events": "ae_id"}
+# The columns the quote rule reads, by table (:func:`unquoted_rows`, ``integrity.quote_problems``).
+COLUMNS_READ = {"studies": {"study_id", "design"},
+                **{t: {*CHECKED[t], ID[t], "arm_id", "quote", "value_source", "n_evaluable", *(["study_id"] if t == "arms" else [])} for t in CHECKED}}
 
 
 DIGITS = re.compile(r"(?<![A-Za-z0-9_.])\d[\d,]*(?:\.\d+)?")

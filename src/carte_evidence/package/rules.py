@@ -50,6 +50,24 @@ def _check(name: str, fn: Callable[[pd.Series], Any], ref: str = ""):
     return pa.Check(fn, name=f"{name}:{ref}" if ref else name)
 
 
+def _failing_rows(rule: str, bad: np.ndarray, index: pd.Index, ref: str = ""):
+    """A check of ``rule`` that fails exactly the rows of ``bad`` (worked out beforehand)."""
+    ok = pd.Series(~bad, index=index)
+    return _check(rule, lambda s, ok=ok: ok.loc[s.index], ref=ref)
+
+
+def formula_checks(frame: pd.DataFrame) -> dict[str, list]:
+    """The formula-prefix check of each text column of ``frame`` where some value starts like a
+    formula: the one rule that reads nothing but its cell (a validation that keeps only some
+    columns checks the others with it block by block)."""
+    out = {}
+    for column in _text_columns(frame):
+        bad = _starts_like_formula(frame[column])
+        if bad.any():
+            out[column] = [_failing_rows("formula-prefix", bad, frame.index)]
+    return out
+
+
 def describe_rule(check_name: str) -> tuple[str, str, str] | None:
     """(rule, message, hint) of one of our check names, or None for pandera's own checks."""
     rule, _, ref = check_name.partition(":")
@@ -180,6 +198,23 @@ def _text_columns(frame: pd.DataFrame) -> list[str]:
     return [c for c in frame.columns if str(frame[c].dtype).startswith("string")]
 
 
+# The columns :func:`rule_checks` reads, by table, besides the foreign keys' (:func:`encoded_columns`)
+# and the formula rule's (every text column, see :func:`formula_checks`). A validation that keeps
+# only some columns of a large table keeps these; a test checks that the rules find the same with
+# only them.
+COLUMNS_READ: dict[str, set[str]] = {
+    "publications": {"publication_id", "study_id", "supersedes", "doi", "pmid", "pmcid", "registry_ids", "url", "year", "data_cutoff"},
+    "studies": {"study_id", "primary_publication_id", "overlaps_with"},
+    "arms": {"arm_id", "study_id", "publication_id", "arm_scope", "disease_id", "n_female", "n_treated", "age_min", "age_max"},
+    "outcomes": {"arm_id", "publication_id", "measure", "n_events", "n_evaluable", "value"},
+    "adverse_events": {"arm_id", "publication_id", "n_events", "n_evaluable"},
+    "trials": {"trial_id", "registry", "disease_ids"},
+    "registries": {"registry", "id_pattern"},
+    "diseases": {"disease_id"},
+    "measures": {"measure_id", "kind"},
+}
+
+
 def encoded_columns(descriptor: dict[str, Any]) -> dict[str, set[str]]:
     """The id columns :func:`rule_checks` dictionary-encodes, by table: each foreign key's field
     and the field it references (see :func:`prepare`)."""
@@ -229,8 +264,7 @@ def rule_checks(tables: dict[str, pd.DataFrame], descriptor: dict[str, Any], tod
         """Report the rows of ``bad`` under ``rule`` at ``column`` (nothing to add when none is)."""
         if table not in tables or column not in tables[table].columns or not bad.any():
             return
-        ok = pd.Series(~bad, index=tables[table].index)
-        out[table].setdefault(column, []).append(_check(rule, lambda s, ok=ok: ok.loc[s.index], ref=ref))
+        out[table].setdefault(column, []).append(_failing_rows(rule, bad, tables[table].index, ref))
 
     # Foreign keys, generated from the descriptor.
     for res in descriptor["resources"]:

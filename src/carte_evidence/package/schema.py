@@ -356,6 +356,43 @@ def screened_specs(schema: dict[str, Any], frame, distinct: dict | None = None) 
     return kept, unique
 
 
+def row_verdicts(schema: dict[str, Any], frame) -> list[tuple[set[int], bool]]:
+    """What :func:`screened_specs` judges from the rows alone, for each field of ``schema``: the
+    positions of its constraint checks that some value of ``frame`` breaks, and whether it has
+    an empty cell. A table read in blocks is judged block by block (:func:`screened_blocks`)."""
+    out = []
+    for name, _dtype, _nullable, _unique, checks in _column_specs(schema)[0]:
+        column = frame[name]
+        failing, _unique_col, _nullable_col = _may_fail(column, checks, False, False) if checks else ([], False, False)
+        out.append(({i for i, check in enumerate(checks) if any(check is f for f in failing)}, bool(column.hasnans)))
+    return out
+
+
+def screened_blocks(schema: dict[str, Any], frame, verdicts: list[list], distinct: dict | None = None) -> tuple[list, list | None]:
+    """:func:`screened_specs` of a table read in blocks: each block's :func:`row_verdicts`
+    merged, and what needs the whole table (uniqueness, a multi-field key) judged on ``frame``,
+    without a list of each column's distinct values (a unique column's are all its values)."""
+    import pyarrow.compute as pc
+
+    specs, unique = _column_specs(schema)
+    if unique and all(k in frame.columns for k in unique) and not frame.duplicated(subset=unique, keep=False).any():
+        unique = None
+    kept = []
+    for i, (name, dtype, nullable, unique_col, checks) in enumerate(specs):
+        if name in frame.columns:
+            failing = set().union(*(v[i][0] for v in verdicts))
+            nullable = nullable or not any(v[i][1] for v in verdicts)
+            checks = [check for j, check in enumerate(checks) if j in failing]
+            if unique_col:
+                column = frame[name]
+                known = (distinct or {}).get(name)
+                count = len(known) if known is not None else len(column.dropna().unique()) if not hasattr(column.array, "_pa_array") \
+                    else pc.count_distinct(column.array._pa_array, mode="only_valid").as_py()
+                unique_col = count < len(column) - int(column.isna().sum())
+        kept.append((name, dtype, nullable, unique_col, checks))
+    return kept, unique
+
+
 def anything_to_check(specs: tuple) -> bool:
     """Whether :func:`screened_specs` left pandera anything to run on its table."""
     columns, unique = specs

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from carte_evidence.package import integrity
+from carte_evidence.package import integrity, lean
 from carte_evidence.package.parse import ParsedTable, read_table
 from carte_evidence.package.paths import resolve_package
 from carte_evidence.package.problems import Problem, ProblemTable
-from carte_evidence.package.rules import describe_rule, encoded_columns, prepare, rule_checks
-from carte_evidence.package.schema import anything_to_check, pandera, screened_specs
+from carte_evidence.package.failures import pandera_problems
+from carte_evidence.package.rules import encoded_columns, prepare, rule_checks
+from carte_evidence.package.schema import anything_to_check, pandera, screened_blocks, screened_specs
 from carte_evidence.package.threads import file_size, gc_paused, in_background, in_threads, workers
 from carte_evidence.package.triage import triage
 
@@ -74,110 +73,6 @@ def read_descriptor(package: Path) -> dict:
         raise ValueError(f"not valid JSON ({exc.msg}, column {exc.colno})", exc.lineno) from None
 
 
-_PANDERA_RULES = [
-    (r"^not_nullable", "required", "a required value is missing", "fill in this field"),
-    (r"^isin\(", "enum", "the value is not in the allowed list", "allowed: {enum}"),
-    (r"^str_matches\(", "pattern", "the value does not have the expected form", "expected pattern {pattern}"),
-    (r"^greater_than_or_equal_to\((.*)\)", "minimum", "the value is below the minimum {0}", "use a value >= {0}"),
-    (r"^less_than_or_equal_to\((.*)\)", "maximum", "the value is above the maximum {0}", "use a value <= {0}"),
-    (r"^(field_uniqueness|unique)", "unique", "the value is duplicated; it must be unique in this column", "give each row its own value"),
-    (r"^multiple_fields_uniqueness", "unique", "this row repeats another row's values of the primary key's columns", "give each row its own combination of key values"),
-    (r"^column_in_dataframe", "missing-column", "the column is missing", "add the column"),
-]
-
-
-def _describe(check: str, field_def: dict) -> tuple[str, str, str]:
-    """Rule name, message and hint of a pandera check name."""
-    own = describe_rule(check)
-    if own:
-        return own
-    constraints = field_def.get("constraints", {})
-    for pattern, rule, message, hint in _PANDERA_RULES:
-        m = re.match(pattern, check)
-        if m:
-            args = m.groups()[1:] if rule == "unique" else m.groups()
-            enum = ", ".join(map(str, constraints.get("enum", [])))
-            return rule, message.format(*args), hint.format(*args, enum=enum, pattern=constraints.get("pattern", ""))
-    return check, f"fails the check {check}", ""
-
-
-def _pandera_problems(schema, frame: pd.DataFrame, parsed: ParsedTable, fields: dict) -> ProblemTable:
-    """Run one table's pandera schema (every failure, not the first) and turn each failure into a
-    Problem, worded once per (check, column): a report of every row of a large table stays cheap."""
-    failures = _column_failures(schema, frame)
-    if failures is None:
-        failures = _lazy_failures(schema, frame)
-    groups = []
-    for check, column, rows, values in failures:
-        rule, message, hint = _describe(check, fields.get(column, {}))
-        known = (rows >= 0) & (rows < len(parsed.lines))
-        lines = parsed.lines[np.where(known, rows, 0)].tolist() if len(parsed.lines) else [None] * len(rows)
-        if not known.all():  # (a row pandera could not place: no line)
-            lines = [line if ok else None for line, ok in zip(lines, known.tolist())]
-        groups.append(ProblemTable.group(parsed.file, lines, column, [None] * len(rows) if values is None else values, rule, message, hint))
-    return ProblemTable.concat(groups)
-
-
-def _column_failures(schema, frame: pd.DataFrame) -> list[tuple] | None:
-    """The failures of ``schema`` on ``frame`` as (check, column, rows, values as text), check by
-    check: the schema's own pandera checks, each called on its column through pandera's Check
-    API, and its required columns' empty cells.
-
-    What pandera's lazy ``schema.validate`` finds, without the error report it builds around
-    them (every failure case formatted into a message that carte does not show: two thirds of
-    the time of a report with a problem in every row). None where that report would say more
-    than failure cases (a multi-field key, a check that raises or judges a whole column):
-    :func:`_lazy_failures` then runs pandera's own validation.
-    """
-    if schema.unique:
-        return None
-    out = []
-    for name, column in schema.columns.items():
-        if name not in frame.columns:  # (required=False: pandera skips it too)
-            continue
-        series = frame[name]
-        if not column.nullable and series.hasnans:
-            out.append(("not_nullable", name, np.flatnonzero(series.isna().to_numpy()), None))
-        for check in column.checks:
-            try:
-                result = check(series)
-            except Exception:  # pandera reports the exception itself: left to it
-                return None
-            if bool(result.check_passed):
-                continue
-            cases = result.failure_cases
-            if cases is None:  # a verdict on the whole column
-                return None
-            if str(cases.dtype).startswith("string"):  # already text: no str() per value
-                values = cases.to_numpy(dtype=object, na_value=None).tolist()
-            else:
-                values = [None if na else str(v) for v, na in zip(cases.astype(object).tolist(), cases.isna().to_numpy().tolist())]
-            out.append((check.error or check.name, name, cases.index.to_numpy(dtype=np.int64), values))
-    return out
-
-
-def _lazy_failures(schema, frame: pd.DataFrame) -> list[tuple]:
-    """The failures of pandera's lazy validation, as :func:`_column_failures` gives them."""
-    pa = pandera()
-    try:
-        schema.validate(frame, lazy=True)
-        return []
-    except pa.errors.SchemaErrors as err:
-        cases = err.failure_cases
-    except pa.errors.SchemaError as err:  # pragma: no cover - lazy=True collects all
-        cases = err.failure_cases if err.failure_cases is not None else pd.DataFrame()
-    if cases is None or not len(cases):
-        return []
-    out = []
-    keys = [cases[c].astype(object) if c in cases.columns else pd.Series(None, index=cases.index, dtype=object) for c in ("check", "column")]
-    for (check, column), group in cases.groupby(keys, sort=False, dropna=False):  # (no sort: pandera's order)
-        rows = group["index"] if "index" in group.columns else pd.Series(-1, index=group.index)
-        values = group["failure_case"].astype(object) if "failure_case" in group.columns else pd.Series(None, index=group.index, dtype=object)
-        out.append((str(check), None if pd.isna(column) else str(column), np.where(rows.isna(), -1, rows).astype(np.int64),
-                    [None if pd.isna(v) else str(v) for v in values.tolist()]))
-    return out
-
-
 def release_memory() -> None:
     """Give the memory pyarrow has freed back to the system (its allocator keeps it otherwise, and
     numpy and pandas, which allocate elsewhere, cannot reuse it): keeps the peak down between
@@ -187,24 +82,33 @@ def release_memory() -> None:
     pa.default_memory_pool().release_unused()
 
 
-def validate(path: str | Path | None = None, today: dt.date | None = None, on_read=None) -> ValidationReport:
+def validate(path: str | Path | None = None, today: dt.date | None = None, on_read=None, keep: dict | None = None) -> ValidationReport:
     """Validate a data package (a datapackage.json or its folder; see :func:`resolve_package`).
 
     Returns a :class:`ValidationReport` holding every problem found (empty when valid) and the
     typed tables. Never raises on bad data. ``on_read(name, frame)``, if given, is called with
     each table as soon as it is typed (in the thread that read it, before any check), so that
     a caller can start its own work on a table early.
+
+    ``keep``: for a caller that needs only some columns (`carte validate`). The tables are then
+    read in row blocks and keep only the columns that checks across rows read, plus ``keep``'s
+    (table -> column names); the problems are the same, the memory a fraction of the CSV's
+    (see :mod:`carte_evidence.package.lean`).
     """
     with gc_paused():
-        return _validate(path, today, on_read)
+        return _validate(path, today, on_read, keep)
 
 
-def _read_all(readable: list, descriptor: dict, threads: int, on_read=None) -> tuple[list, dict]:
+def _read_all(readable: list, descriptor: dict, threads: int, on_read=None, kept: dict | None = None) -> tuple[list, dict]:
     """Read and type each (resource, file), in ``threads`` threads; in the same thread, work out
     what needs only that table: the rules' share (:func:`rules.prepare`: id columns hashed once,
     for the rules and for the column checks) and the checks each column needs
     (:func:`schema.screened_specs`). Returns (parsed table, screened specs; None: the schema is
-    unusable) for each of ``readable``, in its order, and the prepared rule work."""
+    unusable, the resource its checks are built from, problems found while reading) for each of
+    ``readable``, in its order, and the prepared rule work.
+
+    ``kept``: the columns each table keeps (:func:`lean.kept_columns`); the others are checked
+    block by block as they are read, and dropped."""
     ids = encoded_columns(descriptor)
     names = [res["name"] for res, _file in readable]
     share = len(set(names)) == len(names)  # (two resources of one name: each table on its own)
@@ -215,28 +119,38 @@ def _read_all(readable: list, descriptor: dict, threads: int, on_read=None) -> t
         if not started:  # pandera will run: imported now, beside the other tables' reading
             started.append(in_background(pandera, threads=threads))
 
-    def read(item) -> tuple[ParsedTable, tuple | None]:
+    def read(item) -> tuple[ParsedTable, tuple | None, dict, ProblemTable]:
         res, file = item
-        name = res["name"]
-        table = read_table(name, file, res["schema"], str(Path(res["path"])))
+        name, display = res["name"], str(Path(res["path"]))
+        # (a whole table is read in one pass, which is faster: blocks only save memory)
+        parts = lean.split(res, kept.get(name, set())) if kept is not None and share else None
+        done = lean.read_checked(res, file, display, parts) if parts is not None else None
+        if done is not None:
+            (table, found, verdicts), res = done, parts[0]
+        else:
+            table = read_table(name, file, res["schema"], display)
+            found, verdicts = ProblemTable.of(table.problems), None
         if on_read is not None:
             on_read(name, table.frame)
         mine = prepare(name, table.frame, ids.get(name, set())) if table.readable and share else {}
         prepared.update(mine)
         distinct = {key[2]: codes.values for key, codes in mine.items() if key[0] == "codes"}
         try:
-            specs = screened_specs(res["schema"], table.frame, distinct)
+            if verdicts is None:
+                specs = screened_specs(res["schema"], table.frame, distinct)
+            else:  # (screened block by block as it was read)
+                specs = screened_blocks(res["schema"], table.frame, verdicts, distinct)
         except Exception:  # an unusable schema: reported when its pandera schema is built
             specs = None
-        if specs is None or table.problems or anything_to_check(specs):
+        if specs is None or len(found) or anything_to_check(specs):
             import_pandera()
         release_memory()
-        return table, specs
+        return table, specs, res, found
 
     return in_threads(read, readable, lambda item: file_size(item[1]), threads), prepared
 
 
-def _validate(path: str | Path | None, today: dt.date | None, on_read=None) -> ValidationReport:
+def _validate(path: str | Path | None, today: dt.date | None, on_read=None, keep: dict | None = None) -> ValidationReport:
     package = resolve_package(path)
     report = ValidationReport(package)
     try:
@@ -262,12 +176,15 @@ def _validate(path: str | Path | None, today: dt.date | None, on_read=None) -> V
         else:
             readable.append((res, file))
     threads = workers(sum(file_size(file) for _res, file in readable))
-    read, prepared = _read_all(readable, descriptor, threads, on_read)
+    kept = lean.kept_columns(descriptor, keep) if keep is not None else None
+    read, prepared = _read_all(readable, descriptor, threads, on_read, kept)
     parsed: dict[str, ParsedTable] = {}
     screened: dict[str, tuple | None] = {}
-    for (res, _file), (table, specs) in zip(readable, read):
-        parsed[res["name"]], screened[res["name"]] = table, specs
-        report.problems.extend(table.problems)
+    checked_as: dict[str, dict] = {}  # (a table that keeps only some columns: its schema has only those)
+    read_problems = []
+    for (res, _file), (table, specs, as_res, found) in zip(readable, read):
+        parsed[res["name"]], screened[res["name"]], checked_as[res["name"]] = table, specs, as_res
+        read_problems.append(found)
     tables = {name: t.frame for name, t in parsed.items()}
     unreadable = frozenset(name for name, t in parsed.items() if not t.readable)
     # The quote rule reads only the parsed tables: it runs beside the other rules and pandera.
@@ -281,15 +198,15 @@ def _validate(path: str | Path | None, today: dt.date | None, on_read=None) -> V
         table, specs, own_rules = parsed[res["name"]], screened.get(res["name"]), rules.get(res["name"], {})
         if specs is not None and not own_rules and not anything_to_check(specs):
             return ProblemTable.of([])  # no row breaks anything: pandera is not even imported
-        schema, unusable = integrity.pandera_schema(res, package.name, own_rules, specs)
+        schema, unusable = integrity.pandera_schema(checked_as[res["name"]], package.name, own_rules, specs)
         if unusable is not None:
             return ProblemTable.of([unusable])
-        found = _pandera_problems(schema, table.frame, table, fields_of[res["name"]])
+        found = pandera_problems(schema, table.frame, table, fields_of[res["name"]])
         release_memory()
         return found
 
     checked = [res for res in resources if res["name"] in parsed]
     found = in_threads(check, checked, lambda res: len(parsed[res["name"]].frame), threads)
-    report.problems = triage(ProblemTable.concat([ProblemTable.of(report.problems), *found, quotes()]), parsed, fields_of)
+    report.problems = triage(ProblemTable.concat([ProblemTable.of(report.problems), *read_problems, *found, quotes()]), parsed, fields_of)
     report.tables = tables
     return report
