@@ -43,7 +43,7 @@ def _validate(path: Optional[Path], format: Format, low_memory: bool = False) ->
     def on_read(name, frame) -> None:
         # The harmonisation warning only reads adverse_events: worked out beside the checks,
         # and used only if the package turns out valid.
-        if name == "adverse_events" and format is Format.text:
+        if name == "adverse_events" and format is Format.text and not low_memory:  # (its copy of the table would add to the peak)
             from carte_evidence.analysis.harmonise import conflicts
             from carte_evidence.package.threads import in_background
             early["conflicts"] = in_background(_quietly(conflicts), frame, threads=None if len(frame) > 100_000 else 1)
@@ -55,7 +55,10 @@ def _validate(path: Optional[Path], format: Format, low_memory: bool = False) ->
         from carte_evidence.analysis.grading import load_overrides
         from carte_evidence.analysis.harmonise import COLUMNS_READ
 
+        from carte_evidence.package.lean import return_freed_memory
+
         keep = {"adverse_events": set(COLUMNS_READ)} if load_overrides().empty else None
+        return_freed_memory()
     report = run(path, on_read=on_read, keep=keep)
 
     base = report.package.parent

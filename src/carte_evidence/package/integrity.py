@@ -188,50 +188,95 @@ def reviewed_quotes() -> set[tuple[str, str, str]]:
     return set(zip(frame["table"], frame["id"], frame["column"]))
 
 
-def quote_problems(parsed: dict, reviewed: set[tuple[str, str, str]] | None = None) -> ProblemTable:
+def quote_problems(parsed: dict, reviewed: set[tuple[str, str, str]] | None = None, found: dict | None = None) -> ProblemTable:
     """The one rule: every outcome and adverse-event row with a number has a quote, and each
-    number can be read in its quote (or is reviewed, or ``value_source`` says it was derived)."""
-    from carte_evidence.package.provenance import CHECKED, ID, unquoted_rows
+    number can be read in its quote (or is reviewed, or ``value_source`` says it was derived).
+
+    ``found``: table -> the :func:`quote_block` of each block of its rows, in order, for tables
+    read in blocks (whose quotes are not kept); the others are looked at whole here.
+    """
+    from carte_evidence.package.provenance import CHECKED, ID, case_report_arms, single_case_rows
 
     needed = ("studies", *CHECKED)
     if any(name not in parsed or not parsed[name].readable for name in needed):
         return ProblemTable.of([])
-    tables = {name: parsed[name].frame for name in needed}
-    if any(col not in tables[t].columns for t, cols in CHECKED.items() for col in [*cols, ID[t], "quote"]):
-        return ProblemTable.of([])
-    reviewed = reviewed_quotes() if reviewed is None else reviewed
-    out = []
+    found = dict(found or {})
+    reviewed = reviewed_quotes() if reviewed is None and any(t not in found for t in CHECKED) else reviewed
+    for table in CHECKED:
+        if table not in found:
+            found[table] = [quote_block(table, parsed[table].frame, reviewed)]
+    if any(block is None for table in CHECKED for block in found[table]):
+        return ProblemTable.of([])  # (a table without the columns the rule reads: the schema's problem)
+    missing, groups = [], []
     for table in QUOTED_TABLES:
-        frame, lines = tables[table], parsed[table].lines
+        t, offset = parsed[table], 0
+        for block in found[table]:
+            for row in block["missing"].tolist():
+                missing.append(Problem(t.file, int(t.lines[offset + row]), "quote", None, "quote-missing",
+                                       "the row has a number but no verbatim quote", "copy the sentence the number was read from into quote"))
+            offset += block["rows"]
+    single = case_report_arms({name: parsed[name].frame for name in ("studies", "arms")})
+    for table in CHECKED:
+        t = parsed[table]
+        first_line = None
+        for column in CHECKED[table]:
+            parts = [(offset, part) for offset, block in zip(_offsets(found[table]), found[table]) for part in block["columns"] if part[0] == column]
+            if not parts:
+                continue
+            rows = np.concatenate([offset + part[1] for offset, part in parts])
+            values = [v for _offset, part in parts for v in part[2]]
+            one = np.concatenate([part[3] for _offset, part in parts])
+            arms = pd.Series(np.concatenate([part[4] for _offset, part in parts]), dtype=object)
+            kept = ~(one & single_case_rows(pd.DataFrame({"arm_id": arms}), single))
+            if not kept.any():
+                continue
+            if first_line is None:
+                # The line of the first row with the row's id (as the report has always named it).
+                id_codes, _ = pd.factorize(t.frame[ID[table]])
+                codes, first = np.unique(id_codes, return_index=True)
+                lines = np.full(len(id_codes) + 1, -1, dtype=np.int64)  # by code; -1 (no id): no line
+                lines[codes[codes >= 0]] = t.lines[first[codes >= 0]]
+                first_line = id_codes, lines
+            id_codes, lines = first_line
+            at = lines[id_codes[rows[kept]]]
+            # (a column's problems as one group: the report's order is triage's to set)
+            groups.append(ProblemTable.group(t.file, [None if line < 0 else line for line in at.tolist()], column,
+                                             [v for v, k in zip(values, kept.tolist()) if k], "quote",
+                                             "the number cannot be found in the row's quote",
+                                             "quote the sentence that states it; if it was derived, set value_source and explain in notes"))
+    return ProblemTable.concat([ProblemTable.of(missing), *groups])
+
+
+def _offsets(blocks: list) -> list[int]:
+    """The first row of each block in its table."""
+    return np.concatenate([[0], np.cumsum([b["rows"] for b in blocks])[:-1]]).astype(int).tolist() if blocks else []
+
+
+def quote_block(table: str, frame: pd.DataFrame, reviewed: set | None) -> dict | None:
+    """What the quote rule finds in a table, or in a block of its rows: the rows with a number
+    but no quote (``missing``), and for each checked column the rows whose number is not in
+    their quote (with its value as text, whether it is a count of one and the row's arm, for
+    the case reports, which are known only once every table is read). None when the table
+    lacks a column the rule reads."""
+    from carte_evidence.package.provenance import CHECKED, ID, unquoted_in
+
+    if any(col not in frame.columns for col in [*CHECKED[table], ID[table], "quote"]):
+        return None
+    missing = np.zeros(0, dtype=np.int64)
+    if table in QUOTED_TABLES:
         has_number = frame[CHECKED[table]].notna().any(axis=1).to_numpy()
-        no_quote = frame["quote"].isna().to_numpy()
-        for i in np.flatnonzero(has_number & no_quote):
-            out.append(Problem(parsed[table].file, int(lines[i]), "quote", None, "quote-missing",
-                               "the row has a number but no verbatim quote", "copy the sentence the number was read from into quote"))
-    found = [ProblemTable.of(out)]
-    first_line: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    for table, rows, column in unquoted_rows(tables):
-        t, frame = parsed[table], tables[table]
+        missing = np.flatnonzero(has_number & frame["quote"].isna().to_numpy())
+    columns = []
+    for rows, column, one in unquoted_in(table, frame):
         if len(rows):  # rows without a quote are quote-missing (above); reviewed ones are fine
             quoted = frame["quote"].iloc[rows]
             keep = (quoted.notna() & (quoted.astype(str) != "")).to_numpy(dtype=bool, copy=True)
             if reviewed:
                 keep &= ~np.array([(table, i, column) in reviewed for i in frame[ID[table]].iloc[rows].tolist()], dtype=bool)
-            rows = rows[keep]
+            rows, one = rows[keep], one[keep]
         if not len(rows):
             continue
-        if table not in first_line:
-            # The line of the first row with the row's id (as the report has always named it).
-            id_codes, _ = pd.factorize(frame[ID[table]])
-            codes, first = np.unique(id_codes, return_index=True)
-            lines = np.full(len(id_codes) + 1, -1, dtype=np.int64)  # by code; -1 (no id): no line
-            lines[codes[codes >= 0]] = t.lines[first[codes >= 0]]
-            first_line[table] = id_codes, lines
-        id_codes, lines = first_line[table]
-        at = lines[id_codes[rows]]
         values = [str(int(value)) if float(value) == int(value) else str(value) for value in frame[column].iloc[rows].tolist()]
-        # (a column's problems as one group: the report's order is triage's to set)
-        found.append(ProblemTable.group(t.file, [None if line < 0 else line for line in at.tolist()], column, values, "quote",
-                                        "the number cannot be found in the row's quote",
-                                        "quote the sentence that states it; if it was derived, set value_source and explain in notes"))
-    return ProblemTable.concat(found)
+        arms = frame["arm_id"].iloc[rows].to_numpy(dtype=object, na_value=None) if "arm_id" in frame.columns else np.full(len(rows), None, dtype=object)
+        columns.append((column, rows, values, one, arms))
+    return {"rows": len(frame), "missing": missing, "columns": columns}

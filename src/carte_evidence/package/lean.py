@@ -22,14 +22,29 @@ from carte_evidence.package.problems import ProblemTable
 from carte_evidence.package.schema import anything_to_check, row_verdicts, screened_specs
 
 
+def return_freed_memory() -> None:
+    """Have arrow hand memory back to the system as soon as it is freed (jemalloc without decay;
+    arrow's default allocator keeps it for reuse): for a process that validates a large package
+    in low memory, where the blocks free as much as they take. It costs some time; where arrow
+    was built without jemalloc, nothing changes."""
+    import pyarrow as pa
+
+    try:
+        pa.set_memory_pool(pa.jemalloc_memory_pool())
+        pa.jemalloc_set_decay_ms(0)
+    except (NotImplementedError, pa.ArrowException):  # (no jemalloc in this build)
+        pass
+
+
 class _Unusable(Exception):
     """The schema of the dropped columns cannot be built: the whole-table validation reports it."""
 
 
 def kept_columns(descriptor: dict, keep: dict | None = None) -> dict[str, set[str]] | None:
     """The columns each table keeps: its keys and unique columns, the foreign keys' columns, the
-    columns the cross-field rules and the quote rule read, and ``keep`` (table -> columns the
-    caller needs). None when the descriptor is too malformed to tell (every column is kept)."""
+    columns the cross-field rules read, those that tell the arms of case reports (the quote
+    rule's one look across tables), and ``keep`` (table -> columns the caller needs). None when
+    the descriptor is too malformed to tell (every column is kept)."""
     keep = keep or {}
     ids = rules.encoded_columns(descriptor)
     out: dict[str, set[str]] = {}
@@ -42,7 +57,7 @@ def kept_columns(descriptor: dict, keep: dict | None = None) -> dict[str, set[st
             key = schema.get("primaryKey") or []
             key = [key] if isinstance(key, str) else list(key)
             unique = {f["name"] for f in schema["fields"] if (f.get("constraints") or {}).get("unique")}
-            out[name] = {*ids.get(name, ()), *rules.COLUMNS_READ.get(name, ()), *provenance.COLUMNS_READ.get(name, ()),
+            out[name] = {*ids.get(name, ()), *rules.COLUMNS_READ.get(name, ()), *provenance.CASE_REPORT_COLUMNS.get(name, ()),
                          *key, *unique, *keep.get(name, ())}
     except (KeyError, TypeError, AttributeError):  # a malformed descriptor: reported elsewhere
         return None
@@ -64,32 +79,34 @@ def split(res: dict, kept: set[str]) -> tuple[dict, dict] | None:
     return kept_res, rest_res
 
 
-def read_checked(res: dict, file: Path, display: str, parts: tuple[dict, dict]) -> tuple[ParsedTable, ProblemTable, list] | None:
+def read_checked(res: dict, file: Path, display: str, parts: tuple[dict, dict], reviewed: set | None = None) -> tuple[ParsedTable, ProblemTable, list, list] | None:
     """One table read block by block, with the problems of its type and of its dropped columns'
     cells, and only its kept columns (see :func:`split`); and each block's verdicts on the kept
     columns' row checks (:func:`schema.row_verdicts`: the kept columns are screened block by
-    block too, see :func:`schema.screened_blocks`). None when the dropped columns' checks
-    cannot be built: the caller then validates the table whole, which reports that."""
+    block too, see :func:`schema.screened_blocks`); and what the quote rule finds in each block
+    (:func:`integrity.quote_block`; ``reviewed``: the reviewed numbers). None when the dropped
+    columns' checks cannot be built: the caller then validates the table whole, which reports
+    that."""
     name, schema = res["name"], res["schema"]
     kept_res, rest_res = parts
     fields = {f["name"]: f for f in schema["fields"]}
     try:
         try:
-            pieces = [_checked(block, kept_res, rest_res, fields) for block in read_blocks(name, file, schema, display)]
+            pieces = [_checked(block, kept_res, rest_res, fields, reviewed) for block in read_blocks(name, file, schema, display)]
         except Unblockable:  # (what was read of it is dropped)
             pieces = []
         if not pieces:
-            pieces = [_checked(read_table(name, file, schema, display), kept_res, rest_res, fields)]
+            pieces = [_checked(read_table(name, file, schema, display), kept_res, rest_res, fields, reviewed)]
     except _Unusable:
         return None
-    verdicts = [verdict for *_rest, verdict in pieces]
+    verdicts, quotes = [piece[4] for piece in pieces], [piece[5] for piece in pieces]
     table = _joined(name, display, pieces, [f["name"] for f in kept_res["schema"]["fields"]])
-    return table, ProblemTable.concat([found for _columns, _lines, found, _readable, _verdict in pieces]), verdicts
+    return table, ProblemTable.concat([piece[2] for piece in pieces]), verdicts, quotes
 
 
-def _checked(block: ParsedTable, kept_res: dict, rest_res: dict, fields: dict) -> tuple[dict, np.ndarray, ProblemTable, bool, list]:
+def _checked(block: ParsedTable, kept_res: dict, rest_res: dict, fields: dict, reviewed: set | None) -> tuple:
     """The checks of one block's dropped columns; (its kept columns, lines, problems, readable,
-    the row verdicts of its kept columns)."""
+    the row verdicts of its kept columns, the quote rule's findings)."""
     import pyarrow as pa
 
     pa.default_memory_pool().release_unused()  # (the previous block's text, freed: memory for this one's)
@@ -104,7 +121,8 @@ def _checked(block: ParsedTable, kept_res: dict, rest_res: dict, fields: dict) -
             raise _Unusable
         found = ProblemTable.concat([found, pandera_problems(schema, rest, block, fields)])
     kept = {c: frame[c] for c in frame.columns if c not in rest.columns}
-    return kept, block.lines, found, block.readable, row_verdicts(kept_res["schema"], frame)
+    quotes = integrity.quote_block(block.name, frame, reviewed) if block.name in provenance.CHECKED and block.readable else None
+    return kept, block.lines, found, block.readable, row_verdicts(kept_res["schema"], frame), quotes
 
 
 def _joined(name: str, display: str, pieces: list, columns: list[str]) -> ParsedTable:

@@ -21,9 +21,9 @@ ALL = re.compile(r"\b(all|every|each|both)\b", re.I)
 
 CHECKED = {"arms": ["n_treated"], "outcomes": ["n_evaluable", "n_events", "value"], "adverse_events": ["n_events", "n_evaluable"]}
 ID = {"arms": "arm_id", "outcomes": "outcome_id", "adverse_events": "ae_id"}
-# The columns the quote rule reads, by table (:func:`unquoted_rows`, ``integrity.quote_problems``).
-COLUMNS_READ = {"studies": {"study_id", "design"},
-                **{t: {*CHECKED[t], ID[t], "arm_id", "quote", "value_source", "n_evaluable", *(["study_id"] if t == "arms" else [])} for t in CHECKED}}
+# The columns that tell the arms of case reports (:func:`case_report_arms`): all the quote rule
+# reads across tables (a table read in blocks has the rest of it worked out block by block).
+CASE_REPORT_COLUMNS = {"studies": {"study_id", "design"}, "arms": {"study_id", "arm_id"}}
 
 
 DIGITS = re.compile(r"(?<![A-Za-z0-9_.])\d[\d,]*(?:\.\d+)?")
@@ -101,55 +101,77 @@ def unquoted_rows(tables: dict[str, pd.DataFrame]) -> list[tuple[str, np.ndarray
     :func:`_quote_numbers`) and each row's number is looked up among its quote's; the phrases
     ('no patient', 'a patient', 'all') are searched only in the quotes of the rows that need them.
     """
-    # In a case report the count of one is the report itself.
+    single = case_report_arms(tables)
+    out = []
+    for table in CHECKED:
+        frame = tables[table]
+        exempt = single_case_rows(frame, single)
+        for rows, column, one in unquoted_in(table, frame):
+            out.append((table, rows[~(one & exempt[rows])], column))
+    return out
+
+
+def case_report_arms(tables: dict[str, pd.DataFrame]) -> tuple[list, bool]:
+    """The arms of case reports (where a count of one is the report itself): their ids, and
+    whether an arm without id is one (it then matches the rows without arm_id)."""
     single = tables["studies"].loc[tables["studies"]["design"] == "case report", "study_id"]
     single_arms = pd.Series(tables["arms"].loc[tables["arms"]["study_id"].isin(single), "arm_id"])
-    single_na = bool(single_arms.isna().any())  # an arm without id in a case report: matches rows without arm_id
-    single_ids = single_arms.dropna().unique().tolist()
+    return single_arms.dropna().unique().tolist(), bool(single_arms.isna().any())
+
+
+def single_case_rows(frame: pd.DataFrame, single: tuple[list, bool]) -> np.ndarray:
+    """The rows of ``frame`` whose arm is a case report's (see :func:`case_report_arms`)."""
+    single_ids, single_na = single
+    arm = frame["arm_id"] if "arm_id" in frame else pd.Series([None] * len(frame), dtype=object)
+    return np.asarray(arm.isin(single_ids).fillna(False), dtype=bool) | (arm.isna().to_numpy() & single_na)
+
+
+def unquoted_in(table: str, frame: pd.DataFrame) -> list[tuple[np.ndarray, str, np.ndarray]]:
+    """:func:`unquoted_rows` of one table (or a block of its rows), before the case reports are
+    known: (rows, column, whether each is a count of one, which a case report's row states by
+    being one) for each checked column."""
+    columns = CHECKED[table]
     out = []
-    for table, columns in CHECKED.items():
-        frame = tables[table]
-        n = len(frame)
-        keep = np.ones(n, dtype=bool)
-        if "value_source" in frame:
-            keep = np.asarray(frame["value_source"].isin(["reported", "secondary_source"]).fillna(True), dtype=bool)
-        arm = frame["arm_id"] if "arm_id" in frame else pd.Series([None] * n, dtype=object)
-        in_single = np.asarray(arm.isin(single_ids).fillna(False), dtype=bool) | (arm.isna().to_numpy() & single_na)
-        quote = frame["quote"] if "quote" in frame else pd.Series([None] * n, dtype=object)
-        codes, uniques = pd.factorize(quote)
-        quotes = [str(q) for q in uniques.tolist()] + [""]  # code -1 (no quote) -> the last, ""
-        codes = np.where(codes < 0, len(quotes) - 1, codes)
-        q_codes, q_numbers = _quote_numbers(quotes)
-        known = np.unique(q_numbers)
-        quote_keys = np.unique(q_codes * (len(known) + 1) + np.searchsorted(known, q_numbers))
-        total = _floats(frame["n_evaluable"]) if table != "arms" and "n_evaluable" in frame else np.full(n, np.nan)
-        phrases: dict[str, dict[int, bool]] = {}
+    n = len(frame)
+    keep = np.ones(n, dtype=bool)
+    if "value_source" in frame:
+        keep = np.asarray(frame["value_source"].isin(["reported", "secondary_source"]).fillna(True), dtype=bool)
+    quote = frame["quote"] if "quote" in frame else pd.Series([None] * n, dtype=object)
+    codes, uniques = pd.factorize(quote)
+    quotes = [str(q) for q in uniques.tolist()] + [""]  # code -1 (no quote) -> the last, ""
+    codes = np.where(codes < 0, len(quotes) - 1, codes)
+    q_codes, q_numbers = _quote_numbers(quotes)
+    known = np.unique(q_numbers)
+    quote_keys = np.unique(q_codes * (len(known) + 1) + np.searchsorted(known, q_numbers))
+    total = _floats(frame["n_evaluable"]) if table != "arms" and "n_evaluable" in frame else np.full(n, np.nan)
+    phrases: dict[str, dict[int, bool]] = {}
 
-        def says(regex: re.Pattern, name: str, rows: np.ndarray) -> np.ndarray:
-            found = phrases.setdefault(name, {})
-            for code in np.unique(codes[rows]).tolist():
-                if code not in found:
-                    found[code] = bool(regex.search(quotes[code]))
-            return np.array([found[c] for c in codes[rows].tolist()], dtype=bool)
+    def says(regex: re.Pattern, name: str, rows: np.ndarray) -> np.ndarray:
+        found = phrases.setdefault(name, {})
+        for code in np.unique(codes[rows]).tolist():
+            if code not in found:
+                found[code] = bool(regex.search(quotes[code]))
+        return np.array([found[c] for c in codes[rows].tolist()], dtype=bool)
 
-        for column in columns:
-            if column not in frame:
-                continue
-            value = _floats(frame[column])
-            check = keep & ~np.isnan(value) & ~((value == 1) & in_single & (column != "value"))
-            rows = np.flatnonzero(check)
-            v = np.abs(value[rows])
-            at = np.minimum(np.searchsorted(known, v), max(len(known) - 1, 0))
-            seen = np.zeros(len(rows), dtype=bool)
-            if len(known):
-                seen = (known[at] == v) & np.isin(codes[rows] * (len(known) + 1) + at, quote_keys)
-            for target, regex, name in ((0.0, ZERO, "zero"), (1.0, ONE, "one")):
-                maybe = np.flatnonzero(~seen & (value[rows] == target))
-                seen[maybe] = says(regex, name, rows[maybe])
-            if column == "n_events":
-                maybe = np.flatnonzero(~seen & (value[rows] == total[rows]))
-                seen[maybe] = says(ALL, "all", rows[maybe])
-            out.append((table, rows[~seen], column))
+    for column in columns:
+        if column not in frame:
+            continue
+        value = _floats(frame[column])
+        check = keep & ~np.isnan(value)
+        rows = np.flatnonzero(check)
+        v = np.abs(value[rows])
+        at = np.minimum(np.searchsorted(known, v), max(len(known) - 1, 0))
+        seen = np.zeros(len(rows), dtype=bool)
+        if len(known):
+            seen = (known[at] == v) & np.isin(codes[rows] * (len(known) + 1) + at, quote_keys)
+        for target, regex, name in ((0.0, ZERO, "zero"), (1.0, ONE, "one")):
+            maybe = np.flatnonzero(~seen & (value[rows] == target))
+            seen[maybe] = says(regex, name, rows[maybe])
+        if column == "n_events":
+            maybe = np.flatnonzero(~seen & (value[rows] == total[rows]))
+            seen[maybe] = says(ALL, "all", rows[maybe])
+        rows = rows[~seen]
+        out.append((rows, column, (value[rows] == 1) & (column != "value")))
     return out
 
 

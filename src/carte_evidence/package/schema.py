@@ -361,9 +361,11 @@ def row_verdicts(schema: dict[str, Any], frame) -> list[tuple[set[int], bool]]:
     positions of its constraint checks that some value of ``frame`` breaks, and whether it has
     an empty cell. A table read in blocks is judged block by block (:func:`screened_blocks`)."""
     out = []
-    for name, _dtype, _nullable, _unique, checks in _column_specs(schema)[0]:
+    for name, _dtype, _nullable, unique, checks in _column_specs(schema)[0]:
         column = frame[name]
-        failing, _unique_col, _nullable_col = _may_fail(column, checks, False, False) if checks else ([], False, False)
+        # (a unique column's values are its distinct values: judged as they are, not hashed first)
+        values = column.array._pa_array.drop_null() if unique and checks and hasattr(column.array, "_pa_array") else None
+        failing, _unique_col, _nullable_col = _may_fail(column, checks, False, False, values) if checks else ([], False, False)
         out.append(({i for i, check in enumerate(checks) if any(check is f for f in failing)}, bool(column.hasnans)))
     return out
 

@@ -99,7 +99,8 @@ def validate(path: str | Path | None = None, today: dt.date | None = None, on_re
         return _validate(path, today, on_read, keep)
 
 
-def _read_all(readable: list, descriptor: dict, threads: int, on_read=None, kept: dict | None = None) -> tuple[list, dict]:
+def _read_all(readable: list, descriptor: dict, threads: int, on_read=None, kept: dict | None = None,
+              reviewed: set | None = None, quoted: dict | None = None) -> tuple[list, dict]:
     """Read and type each (resource, file), in ``threads`` threads; in the same thread, work out
     what needs only that table: the rules' share (:func:`rules.prepare`: id columns hashed once,
     for the rules and for the column checks) and the checks each column needs
@@ -108,7 +109,10 @@ def _read_all(readable: list, descriptor: dict, threads: int, on_read=None, kept
     ``readable``, in its order, and the prepared rule work.
 
     ``kept``: the columns each table keeps (:func:`lean.kept_columns`); the others are checked
-    block by block as they are read, and dropped."""
+    block by block as they are read, and dropped, and the quote rule's findings in each block
+    go into ``quoted`` (table -> :func:`integrity.quote_block` of each block; ``reviewed``:
+    the reviewed numbers)."""
+    quoted = {} if quoted is None else quoted
     ids = encoded_columns(descriptor)
     names = [res["name"] for res, _file in readable]
     share = len(set(names)) == len(names)  # (two resources of one name: each table on its own)
@@ -124,9 +128,11 @@ def _read_all(readable: list, descriptor: dict, threads: int, on_read=None, kept
         name, display = res["name"], str(Path(res["path"]))
         # (a whole table is read in one pass, which is faster: blocks only save memory)
         parts = lean.split(res, kept.get(name, set())) if kept is not None and share else None
-        done = lean.read_checked(res, file, display, parts) if parts is not None else None
+        done = lean.read_checked(res, file, display, parts, reviewed) if parts is not None else None
         if done is not None:
-            (table, found, verdicts), res = done, parts[0]
+            (table, found, verdicts, quotes), res = done, parts[0]
+            if table.readable:
+                quoted[name] = quotes
         else:
             table = read_table(name, file, res["schema"], display)
             found, verdicts = ProblemTable.of(table.problems), None
@@ -177,7 +183,9 @@ def _validate(path: str | Path | None, today: dt.date | None, on_read=None, keep
             readable.append((res, file))
     threads = workers(sum(file_size(file) for _res, file in readable))
     kept = lean.kept_columns(descriptor, keep) if keep is not None else None
-    read, prepared = _read_all(readable, descriptor, threads, on_read, kept)
+    reviewed = integrity.reviewed_quotes() if kept is not None else None
+    quoted: dict = {}
+    read, prepared = _read_all(readable, descriptor, threads, on_read, kept, reviewed, quoted)
     parsed: dict[str, ParsedTable] = {}
     screened: dict[str, tuple | None] = {}
     checked_as: dict[str, dict] = {}  # (a table that keeps only some columns: its schema has only those)
@@ -188,7 +196,7 @@ def _validate(path: str | Path | None, today: dt.date | None, on_read=None, keep
     tables = {name: t.frame for name, t in parsed.items()}
     unreadable = frozenset(name for name, t in parsed.items() if not t.readable)
     # The quote rule reads only the parsed tables: it runs beside the other rules and pandera.
-    quotes = in_background(integrity.quote_problems, parsed, threads=threads)
+    quotes = in_background(integrity.quote_problems, parsed, reviewed, quoted, threads=threads)
     rules = rule_checks(tables, descriptor, today, unreadable, prepared)
     release_memory()
     fields_of = {res["name"]: {f["name"]: f for f in res["schema"]["fields"]} for res in resources if res["name"] in parsed}
