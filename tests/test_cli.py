@@ -134,3 +134,26 @@ def test_validate_low_memory_prints_the_same_report(mini):
                 parse.ROW_BLOCK = parse_block
             assert (low.exit_code, low.output) == (whole.exit_code, whole.output), (broken, fmt)
             assert whole.exit_code == (1 if broken else 0)
+
+
+def test_low_memory_hands_freed_memory_back_in_its_own_process_only(mini):
+    """`carte validate --low-memory` as its own process switches arrow to an allocator that hands
+    freed memory back at once (jemalloc, no decay; where this pyarrow has it); the app called in
+    a process that goes on keeps the process's allocator."""
+    import subprocess
+    import sys
+
+    import pyarrow as pa
+
+    code = ("import sys, pyarrow as pa; from carte_evidence.cli.main import main; sys.argv = ['carte', 'validate', '--low-memory', sys.argv[1]]\n"
+            "try:\n    main()\nexcept SystemExit as done:\n    print(done.code, pa.default_memory_pool().backend_name)")
+    out = subprocess.run([sys.executable, "-c", code, str(mini)], capture_output=True, text=True, check=True).stdout
+    try:
+        pa.jemalloc_memory_pool()
+        expected = "jemalloc"
+    except (NotImplementedError, pa.ArrowException):
+        expected = pa.default_memory_pool().backend_name  # (this pyarrow has no jemalloc: unchanged)
+    assert out.split()[-2:] == ["0", expected]
+    before = pa.default_memory_pool().backend_name
+    assert runner.invoke(app, ["validate", str(mini), "--low-memory"]).exit_code == 0
+    assert pa.default_memory_pool().backend_name == before
