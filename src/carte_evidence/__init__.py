@@ -7,7 +7,9 @@
 Public API:
 
 - ``load(path=None)``: the validated tables of a data package, as typed pandas DataFrames.
-- ``validate(path=None)``: every problem of a data package (empty list when valid).
+- ``validate(path=None)``: every problem of a data package (empty list when valid);
+  ``validate(path, keep={table: columns})`` reads a very large package in row blocks and keeps
+  only the columns checked across rows (the same problems, under 2x the CSV in memory).
 - ``summarize(...)``: counts and pooled estimates, filtered by disease, target, event, ...
 - ``grade(...)``: study grades and GRADE certainty of each body of evidence.
 - ``build(path=None, out="dist")``: validated data, derived tables, grades, tables and figures.
