@@ -11,6 +11,7 @@ keys, cross-field rules and the quote rule read outlive their block.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -34,6 +35,17 @@ def return_freed_memory() -> None:
         pa.jemalloc_set_decay_ms(0)
     except (NotImplementedError, pa.ArrowException):  # (no jemalloc in this build)
         pass
+
+
+class _Block(NamedTuple):
+    """What a block of rows leaves once checked."""
+
+    kept: dict  # its kept columns, by name
+    lines: np.ndarray
+    found: ProblemTable  # its problems: of type, and of its dropped columns' cells
+    readable: bool
+    verdicts: list  # the kept columns' row checks (schema.row_verdicts)
+    quotes: dict | None  # what the quote rule finds in it (integrity.quote_block)
 
 
 class _Unusable(Exception):
@@ -99,14 +111,13 @@ def read_checked(res: dict, file: Path, display: str, parts: tuple[dict, dict], 
             pieces = [_checked(read_table(name, file, schema, display), kept_res, rest_res, fields, reviewed)]
     except _Unusable:
         return None
-    verdicts, quotes = [piece[4] for piece in pieces], [piece[5] for piece in pieces]
+    verdicts, quotes = [piece.verdicts for piece in pieces], [piece.quotes for piece in pieces]
     table = _joined(name, display, pieces, [f["name"] for f in kept_res["schema"]["fields"]])
-    return table, ProblemTable.concat([piece[2] for piece in pieces]), verdicts, quotes
+    return table, ProblemTable.concat([piece.found for piece in pieces]), verdicts, quotes
 
 
-def _checked(block: ParsedTable, kept_res: dict, rest_res: dict, fields: dict, reviewed: set | None) -> tuple:
-    """The checks of one block's dropped columns; (its kept columns, lines, problems, readable,
-    the row verdicts of its kept columns, the quote rule's findings)."""
+def _checked(block: ParsedTable, kept_res: dict, rest_res: dict, fields: dict, reviewed: set | None) -> _Block:
+    """One block checked: its dropped columns' cells, its kept columns' row checks, the quote rule."""
     import pyarrow as pa
 
     pa.default_memory_pool().release_unused()  # (the previous block's text, freed: memory for this one's)
@@ -122,22 +133,22 @@ def _checked(block: ParsedTable, kept_res: dict, rest_res: dict, fields: dict, r
         found = ProblemTable.concat([found, pandera_problems(schema, rest, block, fields)])
     kept = {c: frame[c] for c in frame.columns if c not in rest.columns}
     quotes = integrity.quote_block(block.name, frame, reviewed) if block.name in provenance.CHECKED and block.readable else None
-    return kept, block.lines, found, block.readable, row_verdicts(kept_res["schema"], frame), quotes
+    return _Block(kept, block.lines, found, block.readable, row_verdicts(kept_res["schema"], frame), quotes)
 
 
-def _joined(name: str, display: str, pieces: list, columns: list[str]) -> ParsedTable:
-    """The kept columns of the blocks as one table, each column joined once (an arrow string
-    column into one array, as a whole read makes it) and the blocks' copy freed as it is."""
-    lines = np.concatenate([piece[1] for piece in pieces]) if pieces else np.array([], dtype=int)
+def _joined(name: str, display: str, pieces: list[_Block], columns: list[str]) -> ParsedTable:
+    """The kept columns of the blocks as one table: a text column's blocks become the chunks of
+    one arrow column (no copy), other columns are concatenated one at a time."""
+    lines = np.concatenate([piece.lines for piece in pieces]) if pieces else np.array([], dtype=int)
     n = len(lines)
     joined = {}
     for column in columns:
-        parts = [piece[0].pop(column) for piece in pieces]
+        parts = [piece.kept.pop(column) for piece in pieces]
         joined[column] = _concat(parts)
         del parts
     frame = pd.DataFrame(joined, copy=False) if joined else pd.DataFrame(index=pd.RangeIndex(n))
     frame.index = pd.RangeIndex(n)
-    return ParsedTable(name, display, frame, lines, [], readable=all(piece[3] for piece in pieces))
+    return ParsedTable(name, display, frame, lines, [], readable=all(piece.readable for piece in pieces))
 
 
 def _concat(parts: list[pd.Series]) -> pd.Series:
