@@ -8,6 +8,7 @@ from typing import Optional
 
 import typer
 
+from . import common
 from .common import PathArg
 
 
@@ -28,8 +29,6 @@ def validate(
     """
     from carte_evidence.package.threads import gc_paused
 
-    from . import common
-
     with gc_paused(freeze=common.ENDS_PROCESS):  # for the whole command: imports and warnings too
         _validate(path, format, low_memory)
 
@@ -37,8 +36,6 @@ def validate(
 def _validate(path: Optional[Path], format: Format, low_memory: bool = False) -> None:
     from carte_evidence.outputs.problem_report import render_problems, render_text
     from carte_evidence.package.validate import validate as run
-
-    from . import common
 
     early: dict = {}
 

@@ -5,7 +5,7 @@ schema files, and the one rule (every number is in its verbatim quote)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -188,6 +188,23 @@ def reviewed_quotes() -> set[tuple[str, str, str]]:
     return set(zip(frame["table"], frame["id"], frame["column"]))
 
 
+class Unquoted(NamedTuple):
+    """The rows of one checked column whose number is not in their quote (see :func:`quote_block`)."""
+
+    rows: np.ndarray
+    values: list  # each number as text
+    one: np.ndarray  # a count of one (which a case report's row states by being one)
+    arms: np.ndarray  # each row's arm (None: none), for the case reports
+
+
+class QuoteBlock(NamedTuple):
+    """What the quote rule finds in a table, or in a block of its rows (:func:`quote_block`)."""
+
+    rows: int
+    missing: np.ndarray  # rows with a number but no quote
+    unquoted: dict[str, Unquoted]  # by checked column
+
+
 def quote_problems(parsed: dict, reviewed: set[tuple[str, str, str]] | None = None, found: dict | None = None) -> ProblemTable:
     """The one rule: every outcome and adverse-event row with a number has a quote, and each
     number can be read in its quote (or is reviewed, or ``value_source`` says it was derived).
@@ -207,27 +224,25 @@ def quote_problems(parsed: dict, reviewed: set[tuple[str, str, str]] | None = No
             found[table] = [quote_block(table, parsed[table].frame, reviewed)]
     if any(block is None for table in CHECKED for block in found[table]):
         return ProblemTable.of([])  # (a table without the columns the rule reads: the schema's problem)
+    single = case_report_arms({name: parsed[name].frame for name in ("studies", "arms")})
     missing, groups = [], []
-    for table in QUOTED_TABLES:
-        t, offset = parsed[table], 0
-        for block in found[table]:
-            for row in block["missing"].tolist():
+    for table in CHECKED:
+        t, blocks = parsed[table], found[table]
+        offsets = np.cumsum([0] + [block.rows for block in blocks[:-1]]).tolist()  # each block's first row
+        for offset, block in zip(offsets, blocks):
+            for row in block.missing.tolist():
                 missing.append(Problem(t.file, int(t.lines[offset + row]), "quote", None, "quote-missing",
                                        "the row has a number but no verbatim quote", "copy the sentence the number was read from into quote"))
-            offset += block["rows"]
-    single = case_report_arms({name: parsed[name].frame for name in ("studies", "arms")})
-    for table in CHECKED:
-        t = parsed[table]
         first_line = None
         for column in CHECKED[table]:
-            parts = [(offset, part) for offset, block in zip(_offsets(found[table]), found[table]) for part in block["columns"] if part[0] == column]
+            parts = [(offset, block.unquoted[column]) for offset, block in zip(offsets, blocks) if column in block.unquoted]
             if not parts:
                 continue
-            rows = np.concatenate([offset + part[1] for offset, part in parts])
-            values = [v for _offset, part in parts for v in part[2]]
-            one = np.concatenate([part[3] for _offset, part in parts])
-            arms = pd.Series(np.concatenate([part[4] for _offset, part in parts]), dtype=object)
-            kept = ~(one & single_case_rows(pd.DataFrame({"arm_id": arms}), single))
+            rows = np.concatenate([offset + part.rows for offset, part in parts])
+            values = [v for _offset, part in parts for v in part.values]
+            one = np.concatenate([part.one for _offset, part in parts])
+            arms = pd.Series(np.concatenate([part.arms for _offset, part in parts]), dtype=object)
+            kept = ~(one & single_case_rows(arms, single))
             if not kept.any():
                 continue
             if first_line is None:
@@ -247,17 +262,11 @@ def quote_problems(parsed: dict, reviewed: set[tuple[str, str, str]] | None = No
     return ProblemTable.concat([ProblemTable.of(missing), *groups])
 
 
-def _offsets(blocks: list) -> list[int]:
-    """The first row of each block in its table."""
-    return np.concatenate([[0], np.cumsum([b["rows"] for b in blocks])[:-1]]).astype(int).tolist() if blocks else []
-
-
-def quote_block(table: str, frame: pd.DataFrame, reviewed: set | None) -> dict | None:
+def quote_block(table: str, frame: pd.DataFrame, reviewed: set | None) -> QuoteBlock | None:
     """What the quote rule finds in a table, or in a block of its rows: the rows with a number
-    but no quote (``missing``), and for each checked column the rows whose number is not in
-    their quote (with its value as text, whether it is a count of one and the row's arm, for
-    the case reports, which are known only once every table is read). None when the table
-    lacks a column the rule reads."""
+    but no quote, and for each checked column the rows whose number is not in their quote
+    (case reports are known only once every table is read: their rows are told apart later).
+    None when the table lacks a column the rule reads."""
     from carte_evidence.package.provenance import CHECKED, ID, unquoted_in
 
     if any(col not in frame.columns for col in [*CHECKED[table], ID[table], "quote"]):
@@ -266,7 +275,7 @@ def quote_block(table: str, frame: pd.DataFrame, reviewed: set | None) -> dict |
     if table in QUOTED_TABLES:
         has_number = frame[CHECKED[table]].notna().any(axis=1).to_numpy()
         missing = np.flatnonzero(has_number & frame["quote"].isna().to_numpy())
-    columns = []
+    unquoted = {}
     for rows, column, one in unquoted_in(table, frame):
         if len(rows):  # rows without a quote are quote-missing (above); reviewed ones are fine
             quoted = frame["quote"].iloc[rows]
@@ -278,5 +287,5 @@ def quote_block(table: str, frame: pd.DataFrame, reviewed: set | None) -> dict |
             continue
         values = [str(int(value)) if float(value) == int(value) else str(value) for value in frame[column].iloc[rows].tolist()]
         arms = frame["arm_id"].iloc[rows].to_numpy(dtype=object, na_value=None) if "arm_id" in frame.columns else np.full(len(rows), None, dtype=object)
-        columns.append((column, rows, values, one, arms))
-    return {"rows": len(frame), "missing": missing, "columns": columns}
+        unquoted[column] = Unquoted(rows, values, one, arms)
+    return QuoteBlock(len(frame), missing, unquoted)

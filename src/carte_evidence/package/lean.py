@@ -20,7 +20,8 @@ from carte_evidence.package import integrity, provenance, rules
 from carte_evidence.package.failures import pandera_problems
 from carte_evidence.package.parse import ParsedTable, Unblockable, read_blocks, read_table
 from carte_evidence.package.problems import ProblemTable
-from carte_evidence.package.schema import anything_to_check, row_verdicts, screened_specs
+from carte_evidence.package.schema import anything_to_check, primary_key, row_verdicts, screened_specs
+from carte_evidence.package.threads import release_memory
 
 
 def return_freed_memory() -> None:
@@ -45,7 +46,7 @@ class _Block(NamedTuple):
     found: ProblemTable  # its problems: of type, and of its dropped columns' cells
     readable: bool
     verdicts: list  # the kept columns' row checks (schema.row_verdicts)
-    quotes: dict | None  # what the quote rule finds in it (integrity.quote_block)
+    quotes: integrity.QuoteBlock | None  # what the quote rule finds in it
 
 
 class _Unusable(Exception):
@@ -66,8 +67,7 @@ def kept_columns(descriptor: dict, keep: dict | None = None) -> dict[str, set[st
             return None
         for res in descriptor["resources"]:
             name, schema = res["name"], res["schema"]
-            key = schema.get("primaryKey") or []
-            key = [key] if isinstance(key, str) else list(key)
+            key = primary_key(schema)
             unique = {f["name"] for f in schema["fields"] if (f.get("constraints") or {}).get("unique")}
             out[name] = {*ids.get(name, ()), *rules.COLUMNS_READ.get(name, ()), *provenance.CASE_REPORT_COLUMNS.get(name, ()),
                          *key, *unique, *keep.get(name, ())}
@@ -118,9 +118,7 @@ def read_checked(res: dict, file: Path, display: str, parts: tuple[dict, dict], 
 
 def _checked(block: ParsedTable, kept_res: dict, rest_res: dict, fields: dict, reviewed: set | None) -> _Block:
     """One block checked: its dropped columns' cells, its kept columns' row checks, the quote rule."""
-    import pyarrow as pa
-
-    pa.default_memory_pool().release_unused()  # (the previous block's text, freed: memory for this one's)
+    release_memory()  # (the previous block's text, freed: memory for this one's)
     frame = block.frame
     rest = frame[[f["name"] for f in rest_res["schema"]["fields"]]]
     specs = screened_specs(rest_res["schema"], rest)

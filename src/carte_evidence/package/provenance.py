@@ -105,7 +105,7 @@ def unquoted_rows(tables: dict[str, pd.DataFrame]) -> list[tuple[str, np.ndarray
     out = []
     for table in CHECKED:
         frame = tables[table]
-        exempt = single_case_rows(frame, single)
+        exempt = single_case_rows(frame["arm_id"] if "arm_id" in frame else pd.Series([None] * len(frame), dtype=object), single)
         for rows, column, one in unquoted_in(table, frame):
             out.append((table, rows[~(one & exempt[rows])], column))
     return out
@@ -119,10 +119,9 @@ def case_report_arms(tables: dict[str, pd.DataFrame]) -> tuple[list, bool]:
     return single_arms.dropna().unique().tolist(), bool(single_arms.isna().any())
 
 
-def single_case_rows(frame: pd.DataFrame, single: tuple[list, bool]) -> np.ndarray:
-    """The rows of ``frame`` whose arm is a case report's (see :func:`case_report_arms`)."""
+def single_case_rows(arm: pd.Series, single: tuple[list, bool]) -> np.ndarray:
+    """The rows whose arm (``arm``: each row's arm_id) is a case report's (see :func:`case_report_arms`)."""
     single_ids, single_na = single
-    arm = frame["arm_id"] if "arm_id" in frame else pd.Series([None] * len(frame), dtype=object)
     return np.asarray(arm.isin(single_ids).fillna(False), dtype=bool) | (arm.isna().to_numpy() & single_na)
 
 

@@ -198,7 +198,8 @@ def pandera():
         return module
 
 
-def _primary_key(schema: dict[str, Any]) -> list[str]:
+def primary_key(schema: dict[str, Any]) -> list[str]:
+    """The fields of a Table Schema's primary key (a string or a list there)."""
     key = schema.get("primaryKey") or []
     return [key] if isinstance(key, str) else list(key)
 
@@ -270,7 +271,7 @@ def holds(spec: tuple[str, tuple], values) -> bool:
 def _column_specs(schema: dict[str, Any]):
     """(name, dtype, nullable, unique, constraint specs) of each field, and the table's
     multi-field key."""
-    key = _primary_key(schema)
+    key = primary_key(schema)
     specs = []
     for field in schema["fields"]:
         name = field["name"]
@@ -364,7 +365,8 @@ def row_verdicts(schema: dict[str, Any], frame) -> list[tuple[set[int], bool]]:
     for name, _dtype, _nullable, unique, checks in _column_specs(schema)[0]:
         column = frame[name]
         # (a unique column's values are its distinct values: judged as they are, not hashed first)
-        values = column.array._pa_array.drop_null() if unique and checks and hasattr(column.array, "_pa_array") else None
+        arrow = getattr(column.array, "_pa_array", None) if unique and checks else None
+        values = arrow.drop_null() if arrow is not None else None
         failing, _unique_col, _nullable_col = _may_fail(column, checks, False, False, values) if checks else ([], False, False)
         out.append(({i for i, check in enumerate(checks) if any(check is f for f in failing)}, bool(column.hasnans)))
     return out
@@ -374,8 +376,6 @@ def screened_blocks(schema: dict[str, Any], frame, verdicts: list[list], distinc
     """:func:`screened_specs` of a table read in blocks: each block's :func:`row_verdicts`
     merged, and what needs the whole table (uniqueness, a multi-field key) judged on ``frame``,
     without a list of each column's distinct values (a unique column's are all its values)."""
-    import pyarrow.compute as pc
-
     specs, unique = _column_specs(schema)
     if unique and all(k in frame.columns for k in unique) and not frame.duplicated(subset=unique, keep=False).any():
         unique = None
@@ -388,12 +388,18 @@ def screened_blocks(schema: dict[str, Any], frame, verdicts: list[list], distinc
             if unique_col:
                 column = frame[name]
                 known = (distinct or {}).get(name)
-                # (pc.unique then its length: 4x faster than pc.count_distinct on a million ids)
-                count = len(known) if known is not None else len(column.dropna().unique()) if not hasattr(column.array, "_pa_array") \
-                    else len(pc.unique(column.array._pa_array.drop_null()))
-                unique_col = count < len(column) - int(column.isna().sum())
+                unique_col = (len(known) if known is not None else _distinct_count(column)) < len(column) - int(column.isna().sum())
         kept.append((name, dtype, nullable, unique_col, checks))
     return kept, unique
+
+
+def _distinct_count(column) -> int:
+    """How many distinct non-empty values a column holds (an arrow-backed one counted by pyarrow:
+    the length of pc.unique, 4x faster than pc.count_distinct on a million ids)."""
+    import pyarrow.compute as pc
+
+    arrow = getattr(column.array, "_pa_array", None)
+    return len(column.dropna().unique()) if arrow is None else len(pc.unique(arrow.drop_null()))
 
 
 def anything_to_check(specs: tuple) -> bool:

@@ -87,3 +87,12 @@ def gc_paused(freeze: bool = False):
             gc.freeze()
         if enabled:
             gc.enable()
+
+
+def release_memory() -> None:
+    """Give the memory pyarrow has freed back to the system (its allocator keeps it otherwise, and
+    numpy and pandas, which allocate elsewhere, cannot reuse it): keeps the peak down between
+    the steps of a large validation."""
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()

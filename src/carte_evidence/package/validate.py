@@ -15,7 +15,7 @@ from carte_evidence.package.problems import Problem, ProblemTable
 from carte_evidence.package.failures import pandera_problems
 from carte_evidence.package.rules import encoded_columns, prepare, rule_checks
 from carte_evidence.package.schema import anything_to_check, pandera, screened_blocks, screened_specs
-from carte_evidence.package.threads import file_size, gc_paused, in_background, in_threads, workers
+from carte_evidence.package.threads import file_size, gc_paused, in_background, in_threads, release_memory, workers
 from carte_evidence.package.triage import triage
 
 
@@ -71,15 +71,6 @@ def read_descriptor(package: Path) -> dict:
         raise ValueError(f"datapackage.json cannot be read ({exc})".replace(str(package), "it"), None) from None
     except json.JSONDecodeError as exc:
         raise ValueError(f"not valid JSON ({exc.msg}, column {exc.colno})", exc.lineno) from None
-
-
-def release_memory() -> None:
-    """Give the memory pyarrow has freed back to the system (its allocator keeps it otherwise, and
-    numpy and pandas, which allocate elsewhere, cannot reuse it): keeps the peak down between
-    the steps of a large validation."""
-    import pyarrow as pa
-
-    pa.default_memory_pool().release_unused()
 
 
 def validate(path: str | Path | None = None, today: dt.date | None = None, on_read=None, keep: dict | None = None) -> ValidationReport:
