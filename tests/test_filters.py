@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -131,18 +132,51 @@ def _naive_conflicts(ae):
     return bad[["ae_id", *REPORT, "grade", "n_events", "n_evaluable", "n_events_derived", "n_evaluable_derived", "derived_from"]].astype(object).to_dict("records")
 
 
+def _in_chunks(frame: pd.DataFrame, size: int) -> pd.DataFrame:
+    """``frame`` with its text columns as arrow strings of ``size`` rows a chunk (as a table read
+    in blocks keeps them)."""
+    import pyarrow as pa
+
+    out = {}
+    for column in frame.columns:
+        out[column] = frame[column]
+        if not pd.api.types.is_numeric_dtype(frame[column]):
+            whole = pa.array(frame[column].astype(object).where(frame[column].notna(), None).tolist(), pa.large_string())
+            chunks = [whole.slice(i, size) for i in range(0, len(whole), size)] or [whole]
+            out[column] = pd.Series(pd.StringDtype("pyarrow").__from_arrow__(pa.chunked_array(chunks)), index=frame.index, copy=False)
+    return pd.DataFrame(out, copy=False)
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.tuples(st.sampled_from(["a", "b", "c"]), st.sampled_from(["crs", "icans", "infection"]),
                           st.sampled_from(["1", "2", "3", "4", "5", ">=2", ">=3", "any"]), st.one_of(st.none(), st.integers(0, 6)),
-                          st.sampled_from([10, 10, 10, 12, None])), max_size=16))
-def test_conflicts_over_columns_agree_with_deriving_each_report(rows):
+                          st.sampled_from([10, 10, 10, 12, None])), max_size=16), st.integers(1, 5))
+def test_conflicts_over_columns_agree_with_deriving_each_report(rows, size):
     """conflicts() works the rules out over whole columns; on random reports (empty counts,
     repeated grades, overlapping categories) it finds exactly the rows, values and derived_from
-    that deriving each report row by row (derived_rows) and merging finds, in the same order."""
+    that deriving each report row by row (derived_rows) and merging finds, in the same order;
+    the same on arrow text columns in chunks (a table read in blocks by `carte validate`)."""
     from carte_evidence.analysis.harmonise import conflicts
 
     ae = pd.DataFrame([{"ae_id": f"x.ae{i}", "arm_id": arm, "publication_id": "p", "event": event, "grade": grade,
                         "n_events": n, "n_evaluable": d} for i, (arm, event, grade, n, d) in enumerate(rows)],
                       columns=["ae_id", "arm_id", "publication_id", "event", "grade", "n_events", "n_evaluable"])
     ae = ae.astype({"n_events": "Int64", "n_evaluable": "Int64"})
-    assert conflicts(ae).astype(object).to_dict("records") == _naive_conflicts(ae)
+    expected = _naive_conflicts(ae)
+    assert conflicts(ae).astype(object).to_dict("records") == expected
+    chunked = _in_chunks(ae, size)
+    assert chunked["ae_id"].array._pa_array.num_chunks == max(1, -(-len(ae) // size))
+    assert conflicts(chunked).astype(object).to_dict("records") == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.text(max_size=3)), min_size=1, max_size=20), st.integers(1, 6), st.data())
+def test_rows_of_a_chunked_column_are_its_iloc(values, size, data):
+    from carte_evidence.analysis.harmonise_columns import rows_of
+
+    frame = pd.DataFrame({"v": pd.Series(values, dtype=object)})
+    chunked = _in_chunks(frame, size)["v"]
+    rows = np.array(data.draw(st.lists(st.integers(-len(values), len(values) - 1), max_size=30)), dtype=np.int64)
+    taken = rows_of(chunked, rows)
+    assert taken.tolist() == chunked.iloc[rows].tolist() and taken.dtype == chunked.dtype
+    assert taken.index.equals(pd.RangeIndex(len(rows)))

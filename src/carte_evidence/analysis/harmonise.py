@@ -95,7 +95,12 @@ def _grade_sets(rules: dict[str, Any]) -> dict[str, list[int]]:
 
 def _graded(adverse_events: pd.DataFrame, rules: dict[str, Any]) -> pd.DataFrame:
     """The rows of the events graded 1-5, with the columns the rules read."""
-    return adverse_events.loc[adverse_events["event"].isin(rules["graded_events"]).to_numpy(dtype=bool, na_value=False), _COLUMNS]
+    return adverse_events.loc[_graded_rows(adverse_events, rules), _COLUMNS]
+
+
+def _graded_rows(adverse_events: pd.DataFrame, rules: dict[str, Any]) -> np.ndarray:
+    """Whether each row is of an event graded 1-5."""
+    return adverse_events["event"].isin(rules["graded_events"]).to_numpy(dtype=bool, na_value=False)
 
 
 def _reports(adverse_events: pd.DataFrame, rules: dict[str, Any]) -> dict[tuple, list[Row]]:
@@ -145,11 +150,14 @@ def harmonised_adverse_events(adverse_events: pd.DataFrame, rules: dict[str, Any
     return pd.concat([recorded, new], ignore_index=True)
 
 
-def _report_codes(ae: pd.DataFrame) -> np.ndarray:
-    """A number per report (arm x publication x event; empty values are a value too)."""
-    code, span = np.zeros(len(ae), dtype=np.int64), 1
+def _report_codes(ae: pd.DataFrame, rows: np.ndarray | None = None) -> np.ndarray:
+    """A number per report (arm x publication x event; empty values are a value too), for the
+    rows at ``rows`` (default: all)."""
+    code, span = np.zeros(len(ae) if rows is None else len(rows), dtype=np.int64), 1
     for k in REPORT:
         codes, uniques = pd.factorize(ae[k], use_na_sentinel=False)
+        if rows is not None:  # (numbered as if the rows alone were factorized)
+            codes, uniques = pd.factorize(codes[rows])
         if span * (len(uniques) + 1) >= 1 << 62:  # renumbered when the combined number would overflow
             code, span = _dense(code)
         code, span = code * (len(uniques) + 1) + codes, span * (len(uniques) + 1)
@@ -167,11 +175,12 @@ def conflicts(adverse_events: pd.DataFrame, rules: dict[str, Any] | None = None)
     The rules are worked out over whole columns (:mod:`.harmonise_columns`): the same answers as
     merging the recorded rows with :func:`derived_rows`, in the recorded rows' order.
     """
-    from carte_evidence.analysis.harmonise_columns import Reports
+    from carte_evidence.analysis.harmonise_columns import Reports, rows_of
 
     rules = rules or load_rules()
-    ae = _graded(adverse_events, rules)
-    reports = Reports(ae, _report_codes(ae), _grade_sets(rules))
+    ae = adverse_events[_COLUMNS]
+    graded = np.flatnonzero(_graded_rows(ae, rules))  # (read through their positions: no copy of the rows)
+    reports = Reports(ae, _report_codes(ae, graded), _grade_sets(rules), graded)
     bad, derived_events, derived_evaluable, derived_from = [], [], [], []
     for target, rule in rules["derive"].items():
         derived = reports.derive(rule)
@@ -187,7 +196,8 @@ def conflicts(adverse_events: pd.DataFrame, rules: dict[str, Any] | None = None)
         derived_from += reports.derived_from(of[differs], derived)
     rows = np.concatenate(bad) if bad else np.zeros(0, dtype=np.int64)
     order = np.argsort(rows, kind="stable")  # the recorded rows' order
-    out = ae.iloc[rows[order]].reset_index(drop=True)
+    at = graded[rows[order]]
+    out = pd.DataFrame({c: rows_of(ae[c], at) for c in ae.columns})
     out["n_events_derived"] = pd.array(np.concatenate(derived_events)[order].astype(np.int64) if bad else [], dtype="Int64")
     out["n_evaluable_derived"] = pd.array(np.concatenate(derived_evaluable)[order].astype(np.int64) if bad else [], dtype="Int64")
     out["derived_from"] = [derived_from[i] for i in order.tolist()]

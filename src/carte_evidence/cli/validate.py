@@ -42,7 +42,7 @@ def _validate(path: Optional[Path], format: Format, low_memory: bool = False) ->
     def on_read(name, frame) -> None:
         # The harmonisation warning only reads adverse_events: worked out beside the checks,
         # and used only if the package turns out valid.
-        if name == "adverse_events" and format is Format.text and not low_memory:  # (its copy of the table would add to the peak)
+        if name == "adverse_events" and format is Format.text:
             from carte_evidence.analysis.harmonise import conflicts
             from carte_evidence.package.threads import in_background
             early["conflicts"] = in_background(_quietly(conflicts), frame, threads=None if len(frame) > 100_000 else 1)

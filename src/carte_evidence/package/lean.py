@@ -91,12 +91,15 @@ def split(res: dict, kept: set[str]) -> tuple[dict, dict] | None:
     return kept_res, rest_res
 
 
-def read_checked(res: dict, file: Path, display: str, parts: tuple[dict, dict], reviewed: set | None = None) -> tuple[ParsedTable, ProblemTable, list, list] | None:
+def read_checked(res: dict, file: Path, display: str, parts: tuple[dict, dict], reviewed: set | None = None,
+                 later: frozenset = frozenset()) -> tuple[ParsedTable, ProblemTable, list, list] | None:
     """One table read block by block, with the problems of its type and of its dropped columns'
     cells, and only its kept columns (see :func:`split`); and each block's verdicts on the kept
     columns' row checks (:func:`schema.row_verdicts`: the kept columns are screened block by
     block too, see :func:`schema.screened_blocks`); and what the quote rule finds in each block
-    (:func:`integrity.quote_block`; ``reviewed``: the reviewed numbers). None when the dropped
+    (:func:`integrity.quote_block`; ``reviewed``: the reviewed numbers). ``later``: kept
+    columns whose checks are judged on the whole column instead (see :func:`schema.row_verdicts`).
+    None when the dropped
     columns' checks cannot be built: the caller then validates the table whole, which reports
     that."""
     name, schema = res["name"], res["schema"]
@@ -104,11 +107,11 @@ def read_checked(res: dict, file: Path, display: str, parts: tuple[dict, dict], 
     fields = {f["name"]: f for f in schema["fields"]}
     try:
         try:
-            pieces = [_checked(block, kept_res, rest_res, fields, reviewed) for block in read_blocks(name, file, schema, display)]
+            pieces = [_checked(block, kept_res, rest_res, fields, reviewed, later) for block in read_blocks(name, file, schema, display)]
         except Unblockable:  # (what was read of it is dropped)
             pieces = []
         if not pieces:
-            pieces = [_checked(read_table(name, file, schema, display), kept_res, rest_res, fields, reviewed)]
+            pieces = [_checked(read_table(name, file, schema, display), kept_res, rest_res, fields, reviewed, later)]
     except _Unusable:
         return None
     verdicts, quotes = [piece.verdicts for piece in pieces], [piece.quotes for piece in pieces]
@@ -116,7 +119,7 @@ def read_checked(res: dict, file: Path, display: str, parts: tuple[dict, dict], 
     return table, ProblemTable.concat([piece.found for piece in pieces]), verdicts, quotes
 
 
-def _checked(block: ParsedTable, kept_res: dict, rest_res: dict, fields: dict, reviewed: set | None) -> _Block:
+def _checked(block: ParsedTable, kept_res: dict, rest_res: dict, fields: dict, reviewed: set | None, later: frozenset) -> _Block:
     """One block checked: its dropped columns' cells, its kept columns' row checks, the quote rule."""
     release_memory()  # (the previous block's text, freed: memory for this one's)
     frame = block.frame
@@ -131,7 +134,7 @@ def _checked(block: ParsedTable, kept_res: dict, rest_res: dict, fields: dict, r
         found = ProblemTable.concat([found, pandera_problems(schema, rest, block, fields)])
     kept = {c: frame[c] for c in frame.columns if c not in rest.columns}
     quotes = integrity.quote_block(block.name, frame, reviewed) if block.name in provenance.CHECKED and block.readable else None
-    return _Block(kept, block.lines, found, block.readable, row_verdicts(kept_res["schema"], frame), quotes)
+    return _Block(kept, block.lines, found, block.readable, row_verdicts(kept_res["schema"], frame, later), quotes)
 
 
 def _joined(name: str, display: str, pieces: list[_Block], columns: list[str]) -> ParsedTable:

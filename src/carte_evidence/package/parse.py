@@ -256,27 +256,36 @@ def read_blocks(name: str, path: Path, schema: dict[str, Any], display: str, siz
             raise Unblockable
         if _read_header(head) != names:  # a header problem: reported by read_table
             raise Unblockable
-        pending, line, total, eof = head[end + 1:], 2, len(head), False
+        # One buffer for the whole file, refilled in place: each block is parsed from a view of
+        # it (no copy of the bytes, no fresh memory per block); only a cut line is moved.
+        buf = bytearray(head[end + 1:])
+        filled, line, total, eof = len(buf), 2, len(head), False
         del head
-        while pending or not eof:
-            if not eof and (len(pending) < size or pending.rfind(b"\n") < 0):
-                more = handle.read(size)  # (a line longer than a block: read on)
-                eof, total = not more, total + len(more)
+        while filled or not eof:
+            if not eof and (filled < size or buf.rfind(b"\n", 0, filled) < 0):
+                if len(buf) - filled < size:
+                    buf.extend(bytes(filled + size - len(buf)))  # (a line longer than a block: room to read on)
+                with memoryview(buf) as view:
+                    read = handle.readinto(view[filled:filled + size])
+                eof, filled, total = not read, filled + read, total + read
                 if total > MAX_READ_BYTES:
                     raise Unblockable
-                pending += more
                 continue
-            cut = len(pending) if eof else pending.rfind(b"\n") + 1
-            block, pending = pending[:cut], pending[cut:]
-            piece = _typed_block(name, block, schema, names, display, line)
-            del block
+            cut = filled if eof else buf.rfind(b"\n", 0, filled) + 1
+            lines = buf.count(b"\n", 0, cut) + (buf[cut - 1] != 0x0A)
+            with memoryview(buf) as view, view[:cut] as block:
+                piece = _typed_block(name, block, schema, names, display, line, lines)
+            buf[: filled - cut] = buf[cut:filled]  # (the start of the next block's first line)
+            filled -= cut
             line += len(piece.lines)
             yield piece
             del piece  # (not held while the next block is read)
 
 
-def _typed_block(name: str, block: bytes, schema: dict[str, Any], names: list[str], display: str, line: int) -> ParsedTable:
-    """One block of whole lines (starting at ``line``) read and typed, or :class:`Unblockable`."""
+def _typed_block(name: str, block, schema: dict[str, Any], names: list[str], display: str, line: int, lines: int) -> ParsedTable:
+    """One block of whole lines (``lines`` physical lines, starting at ``line``; ``block``: its
+    bytes, or a view of them, which the typed rows do not keep) read and typed, or
+    :class:`Unblockable`."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
@@ -301,7 +310,7 @@ def _typed_block(name: str, block: bytes, schema: dict[str, Any], names: list[st
     n = table.num_rows
     # One record per line, none malformed or blank, and no value running to the block's end (a
     # quote left open there swallows the rest: its value would end in a line break).
-    if bad or _physical_lines(block) != n or not n or _ends_open(table) or _blank_rows(table).any():
+    if bad or lines != n or not n or _ends_open(table) or _blank_rows(table).any():
         raise Unblockable
     lines = np.arange(line, line + n)
     typed, problems = type_columns(table, schema, lines, display)

@@ -12,6 +12,7 @@ package costs pandera nothing here.
 from __future__ import annotations
 
 import datetime as dt
+from functools import lru_cache
 from typing import Any, Callable
 
 import numpy as np
@@ -80,16 +81,24 @@ def describe_rule(check_name: str) -> tuple[str, str, str] | None:
 # --- vectorised helpers ------------------------------------------------------------------
 
 def _arrow(column: pd.Series):
-    """A string column as one pyarrow large_string array (no copy for pandas' arrow strings)."""
+    """A string column as one pyarrow large_string array (no copy for pandas' arrow strings of
+    one chunk; a column of several chunks is copied into one: see :func:`_chunks`)."""
+    import pyarrow as pa
+
+    chunks = _chunks(column)
+    data = chunks[0] if len(chunks) == 1 else pa.concat_arrays(chunks) if chunks else pa.array([], pa.large_string())
+    return data
+
+
+def _chunks(column: pd.Series) -> list:
+    """A string column as pyarrow large_string arrays, its chunks (a table read in blocks keeps
+    a chunk per block: no copy, where :func:`_arrow` would join them)."""
     import pyarrow as pa
 
     values = column.array
     data = values.__arrow_array__() if hasattr(values, "__arrow_array__") else pa.array(column.astype(object), from_pandas=True)
-    if isinstance(data, pa.ChunkedArray):
-        data = data.combine_chunks() if data.num_chunks != 1 else data.chunk(0)
-    if not pa.types.is_large_string(data.type):
-        data = data.cast(pa.large_string())
-    return data
+    chunks = data.chunks if isinstance(data, pa.ChunkedArray) else [data]
+    return [c if pa.types.is_large_string(c.type) else c.cast(pa.large_string()) for c in chunks]
 
 
 class _Codes:
@@ -98,9 +107,19 @@ class _Codes:
     def __init__(self, column: pd.Series):
         import pyarrow.compute as pc
 
-        encoded = pc.dictionary_encode(_arrow(column))
-        self.values = encoded.dictionary
-        self.codes = pc.fill_null(encoded.indices, -1).to_numpy()
+        import pyarrow as pa
+
+        chunks = _chunks(column)
+        if len(chunks) == 1:
+            encoded = pc.dictionary_encode(chunks[0])
+            self.values = encoded.dictionary
+            self.codes = pc.fill_null(encoded.indices, -1).to_numpy()
+            return
+        # Chunk by chunk (no joined copy): the chunks of the result share one dictionary.
+        encoded = pc.dictionary_encode(pa.chunked_array(chunks, type=pa.large_string())).chunks
+        self.values = encoded[-1].dictionary if encoded else pa.array([], pa.large_string())
+        assert all(len(c.dictionary) == len(self.values) for c in encoded)
+        self.codes = np.concatenate([pc.fill_null(c.indices, -1).to_numpy() for c in encoded]) if encoded else np.zeros(0, dtype=np.int32)
 
     def first_rows(self) -> np.ndarray:
         """Row of the first occurrence of each distinct value (as ``drop_duplicates`` keeps)."""
@@ -159,8 +178,12 @@ _FORMULA_FIRST_BYTES[list(b"=+-@")] = True
 
 def _starts_like_formula(column: pd.Series) -> np.ndarray:
     """Rows whose text starts with =, +, - or @: the first byte of each value, read straight from
-    the arrow buffers (one gather over the column, no regex, no per-row Python)."""
-    data = _arrow(column)
+    the arrow buffers (one gather over each chunk of the column, no regex, no per-row Python)."""
+    parts = [_formula_rows(chunk) for chunk in _chunks(column)]
+    return np.concatenate(parts) if len(parts) != 1 else parts[0]
+
+
+def _formula_rows(data) -> np.ndarray:
     n = len(data)
     if n == 0:
         return np.zeros(0, dtype=bool)
@@ -315,6 +338,19 @@ def rule_checks(tables: dict[str, pd.DataFrame], descriptor: dict[str, Any], tod
             add("arms", "publication_id", "publication-of-study", study_mismatch("arms", "publication_id", tables["arms"]["study_id"]))
 
     arms = tables.get("arms")
+
+    @lru_cache(maxsize=None)
+    def study_codes() -> tuple[np.ndarray, np.ndarray]:
+        """The study of each publication and of each arm, as a number (the code of the study
+        among the publications'; negative: none, never equal to another row's), each with one
+        more at the end, for row -1 (no such publication or arm)."""
+        study = codes("publications", "study_id")
+        pub_study = np.append(np.where(study.codes >= 0, study.codes, -3), -1)
+        of_arm = _Codes(arms["study_id"])
+        at = np.append(pc.fill_null(pc.index_in(of_arm.values, value_set=study.values), -4).to_numpy(), -4)
+        arm_study = np.append(np.where(of_arm.codes >= 0, at[of_arm.codes], -5), -2)
+        return pub_study, arm_study
+
     if arms is not None:
         disjoint = arms["arm_scope"].isna().to_numpy()
         mixed = (arms["disease_id"] == "mixed-autoimmune").fillna(False).to_numpy(dtype=bool) & disjoint
@@ -335,8 +371,10 @@ def rule_checks(tables: dict[str, pd.DataFrame], descriptor: dict[str, Any], tod
             if pubs is not None:
                 # Here the rule has always failed unless both studies are known and equal (also
                 # when the arm or the publication does not exist): kept, so reports stay the same.
-                pub_study = _take(pubs["study_id"], _rows_of(codes(table, "publication_id"), pub_id))
-                same = pc.fill_null(pc.equal(pub_study, _take(arms["study_id"], arm_rows)), False).to_numpy(zero_copy_only=False)
+                # (Compared as codes of the publications' studies: no text per row.)
+                pub_study, arm_study = study_codes()
+                pub_rows = _rows_of(codes(table, "publication_id"), pub_id)
+                same = pub_study[pub_rows] == arm_study[arm_rows]
                 add(table, "publication_id", "publication-of-study", ~same)
 
     trials, registries = tables.get("trials"), tables.get("registries")
@@ -364,10 +402,13 @@ def rule_checks(tables: dict[str, pd.DataFrame], descriptor: dict[str, Any], tod
 
     outcomes, measures = tables.get("outcomes"), tables.get("measures")
     if outcomes is not None and measures is not None and "measures" not in unreadable:
-        kind = _take(measures["kind"], _rows_of(codes("outcomes", "measure"), codes("measures", "measure_id")))
-        kind = kind.to_numpy(zero_copy_only=False)
-        binary_missing = (kind == "binary") & (outcomes["n_events"].isna() | outcomes["n_evaluable"].isna()).to_numpy()
-        cont_missing = (kind == "continuous") & outcomes["value"].isna().to_numpy()
+        # Each measure's kind, looked up per row as a flag (row -1, no such measure: neither).
+        measure_rows = _rows_of(codes("outcomes", "measure"), codes("measures", "measure_id"))
+        kind = measures["kind"]
+        binary = np.append((kind == "binary").fillna(False).to_numpy(dtype=bool), False)[measure_rows]
+        continuous = np.append((kind == "continuous").fillna(False).to_numpy(dtype=bool), False)[measure_rows]
+        binary_missing = binary & (outcomes["n_events"].isna() | outcomes["n_evaluable"].isna()).to_numpy()
+        cont_missing = continuous & outcomes["value"].isna().to_numpy()
         add("outcomes", "measure", "binary-needs-counts", binary_missing)
         add("outcomes", "measure", "continuous-needs-value", cont_missing)
     return out

@@ -357,13 +357,18 @@ def screened_specs(schema: dict[str, Any], frame, distinct: dict | None = None) 
     return kept, unique
 
 
-def row_verdicts(schema: dict[str, Any], frame) -> list[tuple[set[int], bool]]:
+def row_verdicts(schema: dict[str, Any], frame, later: frozenset = frozenset()) -> list[tuple[set[int] | None, bool]]:
     """What :func:`screened_specs` judges from the rows alone, for each field of ``schema``: the
     positions of its constraint checks that some value of ``frame`` breaks, and whether it has
-    an empty cell. A table read in blocks is judged block by block (:func:`screened_blocks`)."""
+    an empty cell. A table read in blocks is judged block by block (:func:`screened_blocks`).
+    The checks of the columns in ``later`` are not judged here (None): those are judged once
+    on the whole column, whose distinct values the caller will have (id columns)."""
     out = []
     for name, _dtype, _nullable, unique, checks in _column_specs(schema)[0]:
         column = frame[name]
+        if name in later and not unique:
+            out.append((None, bool(column.hasnans)))
+            continue
         # (a unique column's values are its distinct values: judged as they are, not hashed first)
         arrow = getattr(column.array, "_pa_array", None) if unique and checks else None
         values = arrow.drop_null() if arrow is not None else None
@@ -382,9 +387,12 @@ def screened_blocks(schema: dict[str, Any], frame, verdicts: list[list], distinc
     kept = []
     for i, (name, dtype, nullable, unique_col, checks) in enumerate(specs):
         if name in frame.columns:
-            failing = set().union(*(v[i][0] for v in verdicts))
             nullable = nullable or not any(v[i][1] for v in verdicts)
-            checks = [check for j, check in enumerate(checks) if j in failing]
+            if any(v[i][0] is None for v in verdicts):  # (judged on the whole column's distinct values)
+                checks = _may_fail(frame[name], checks, False, False, (distinct or {}).get(name))[0] if checks else []
+            else:
+                failing = set().union(*(v[i][0] for v in verdicts))
+                checks = [check for j, check in enumerate(checks) if j in failing]
             if unique_col:
                 column = frame[name]
                 known = (distinct or {}).get(name)

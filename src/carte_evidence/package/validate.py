@@ -79,7 +79,8 @@ def validate(path: str | Path | None = None, today: dt.date | None = None, on_re
     Returns a :class:`ValidationReport` holding every problem found (empty when valid) and the
     typed tables. Never raises on bad data. ``on_read(name, frame)``, if given, is called with
     each table as soon as it is typed (in the thread that read it, before any check), so that
-    a caller can start its own work on a table early.
+    a caller can start its own work on a table early; with ``keep``, once every table is read
+    (before the checks across tables), when the memory of the blocks is free again.
 
     ``keep``: for a caller that needs only some columns (`carte validate`). The tables are then
     read in row blocks and keep only the columns that checks across rows read, plus ``keep``'s
@@ -109,6 +110,7 @@ def _read_all(readable: list, descriptor: dict, threads: int, on_read=None, kept
     share = len(set(names)) == len(names)  # (two resources of one name: each table on its own)
     prepared: dict = {}
     started: list = []
+    deferred: list = []
 
     def import_pandera() -> None:
         if not started:  # pandera will run: imported now, beside the other tables' reading
@@ -119,7 +121,8 @@ def _read_all(readable: list, descriptor: dict, threads: int, on_read=None, kept
         name, display = res["name"], str(Path(res["path"]))
         # (a whole table is read in one pass, which is faster: blocks only save memory)
         parts = lean.split(res, kept.get(name, set())) if kept is not None and share else None
-        done = lean.read_checked(res, file, display, parts, reviewed) if parts is not None else None
+        # (an id column's checks: judged on its distinct values, which prepare() works out below)
+        done = lean.read_checked(res, file, display, parts, reviewed, frozenset(ids.get(name, ()))) if parts is not None else None
         if done is not None:
             (table, found, verdicts, quotes), res = done, parts[0]
             if table.readable:
@@ -128,7 +131,10 @@ def _read_all(readable: list, descriptor: dict, threads: int, on_read=None, kept
             table = read_table(name, file, res["schema"], display)
             found, verdicts = ProblemTable.of(table.problems), None
         if on_read is not None:
-            on_read(name, table.frame)
+            if kept is None:
+                on_read(name, table.frame)
+            else:  # (once every table is read, when the blocks' memory is free again)
+                deferred.append((name, table.frame))
         mine = prepare(name, table.frame, ids.get(name, set())) if table.readable and share else {}
         prepared.update(mine)
         distinct = {key[2]: codes.values for key, codes in mine.items() if key[0] == "codes"}
@@ -144,7 +150,10 @@ def _read_all(readable: list, descriptor: dict, threads: int, on_read=None, kept
         release_memory()
         return table, specs, res, found
 
-    return in_threads(read, readable, lambda item: file_size(item[1]), threads), prepared
+    tables_read = in_threads(read, readable, lambda item: file_size(item[1]), threads)
+    for name, frame in deferred:
+        on_read(name, frame)
+    return tables_read, prepared
 
 
 def _validate(path: str | Path | None, today: dt.date | None, on_read=None, keep: dict | None = None) -> ValidationReport:
