@@ -66,3 +66,20 @@ def test_a_quoted_line_break_across_blocks_is_handed_over(tmp_path):
         except Unblockable:
             continue
         raise AssertionError(f"blocks of {size} bytes did not hand over a value spanning lines")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.text(max_size=4)), max_size=60), st.integers(1, 7), st.booleans())
+def test_distinct_values_counted_in_parts_are_all_counted(values, size, large):
+    """A long text column's distinct values are counted in parts (less memory at once): the same
+    count as over the whole column, for any values, empty ones and chunks."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from carte_evidence.package.schema import _distinct_in_parts
+
+    whole = pa.array(values, pa.large_string() if large else pa.string())
+    chunked = pa.chunked_array([whole.slice(i, size) for i in range(0, len(whole), size)] or [whole])
+    expected = len(pc.unique(whole.drop_null()))
+    assert _distinct_in_parts(whole) == expected
+    assert _distinct_in_parts(chunked) == expected

@@ -24,16 +24,21 @@ from carte_evidence.package.schema import anything_to_check, primary_key, row_ve
 from carte_evidence.package.threads import release_memory
 
 
+FREED_AFTER_MS = 5  # how long arrow keeps freed memory for reuse before handing it back
+
+
 def return_freed_memory() -> None:
-    """Have arrow hand memory back to the system as soon as it is freed (jemalloc without decay;
-    arrow's default allocator keeps it for reuse): for a process that validates a large package
-    in low memory, where the blocks free as much as they take. It costs some time; where arrow
-    was built without jemalloc, nothing changes."""
+    """Have arrow hand memory back to the system soon after it is freed (jemalloc with a short
+    decay; arrow's default allocator keeps it for reuse): for a process that validates a large
+    package in low memory, where the blocks free as much as they take. A few milliseconds, not
+    none: the next block reuses what the last one freed instead of asking the system for fresh
+    pages, which costs more on some machines than the parsing (0 ms at 10^6 rows: 1.2x the time,
+    3% less memory). Where arrow was built without jemalloc, nothing changes."""
     import pyarrow as pa
 
     try:
         pa.set_memory_pool(pa.jemalloc_memory_pool())
-        pa.jemalloc_set_decay_ms(0)
+        pa.jemalloc_set_decay_ms(FREED_AFTER_MS)
     except (NotImplementedError, pa.ArrowException):  # (no jemalloc in this build)
         pass
 

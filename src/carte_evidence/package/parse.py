@@ -263,10 +263,13 @@ def read_blocks(name: str, path: Path, schema: dict[str, Any], display: str, siz
         del head
         while filled or not eof:
             if not eof and (filled < size or buf.rfind(b"\n", 0, filled) < 0):
-                if len(buf) - filled < size:
-                    buf.extend(bytes(filled + size - len(buf)))  # (a line longer than a block: room to read on)
+                # Up to a block (a line longer than a block: a block more), and no more room than
+                # the rest of the file needs (+1 byte, to see its end).
+                want = min(size - filled if filled < size else size, max(info.st_size - total, 0) + 1)
+                if len(buf) - filled < want:
+                    buf.extend(bytes(filled + want - len(buf)))
                 with memoryview(buf) as view:
-                    read = handle.readinto(view[filled:filled + size])
+                    read = handle.readinto(view[filled:filled + want])
                 eof, filled, total = not read, filled + read, total + read
                 if total > MAX_READ_BYTES:
                     raise Unblockable
