@@ -356,9 +356,12 @@ def run(sizes: list[int], invalid_rows: int, repeat: int, frictionless_max: int,
         # on this shared machine varies by +-25%); frictionless once there (over a minute a run)
         carte = _median_run(_carte("validate", str(package)), repeat if n <= 1_000_000 else 1, timeout)
         case = {"case": label, "outcome_rows": n, "invalid": invalid, "rows": _rows(package), "csv_mib": _csv_bytes(package) / 2**20, "carte": carte}
-        # `carte validate --low-memory`: the same report, tables read in blocks (see docs/performance.md)
+        # The two routes `carte validate` chooses between by size, each forced: the same report,
+        # tables read in blocks or whole (see docs/performance.md)
         low = _median_run(_carte("validate", "--low-memory", str(package)), repeat if n <= 1_000_000 else 1, timeout)
         case["carte_low_memory"] = low
+        whole = _median_run(_carte("validate", "--no-low-memory", str(package)), repeat if n <= 1_000_000 else 1, timeout)
+        case["carte_whole"] = whole
         fl_cmd = _frictionless(package)
         if fl_cmd and n <= frictionless_max:
             case["frictionless"] = _median_run(fl_cmd, reps, timeout)
@@ -370,6 +373,8 @@ def run(sizes: list[int], invalid_rows: int, repeat: int, frictionless_max: int,
         case["carte_peak_over_csv"] = carte.get("peak_mib", 0) / case["csv_mib"] if case["csv_mib"] else None
         case["low_memory_peak_over_csv"] = low.get("peak_mib", 0) / case["csv_mib"] if case["csv_mib"] else None
         case["ratio_frictionless_over_low_memory"] = f / low["wall_s"] if low.get("wall_s") and f else None
+        case["whole_peak_over_csv"] = whole.get("peak_mib", 0) / case["csv_mib"] if case["csv_mib"] else None
+        case["ratio_frictionless_over_whole"] = f / whole["wall_s"] if whole.get("wall_s") and f else None
         results["cases"].append(case)
         log(_line(case))
     synthetic = [(c["outcome_rows"], c["carte"].get("wall_s")) for c in results["cases"] if c["case"].startswith("synthetic") and c["outcome_rows"] >= 100_000]
@@ -386,14 +391,16 @@ def _fmt(x, spec: str) -> str:
 
 
 def _line(case: dict) -> str:
-    c, f, low = case["carte"], case.get("frictionless", {}), case.get("carte_low_memory", {})
+    c, f, low, whole = case["carte"], case.get("frictionless", {}), case.get("carte_low_memory", {}), case.get("carte_whole", {})
     return (f"{case['case']:<20} rows {case['rows']:>10,}  csv {case['csv_mib']:8.1f} MiB | carte {_fmt(c.get('wall_s'), '7.2f')} s "
             f"{_fmt(c.get('peak_mib'), '7.0f')} MiB (exit {c.get('exit', '-')}) | frictionless {_fmt(f.get('wall_s'), '7.2f')} s "
             f"{_fmt(f.get('peak_mib'), '7.0f')} MiB | ratio {_fmt(case['ratio_frictionless_over_carte'], '5.1f')}x "
             f"(CPU {_fmt(case.get('cpu_ratio_frictionless_over_carte'), '.1f')}x) | "
             f"{_fmt(case['carte_rows_per_s'], ',.0f')} rows/s | peak/csv {_fmt(case['carte_peak_over_csv'], '.2f')} | "
             f"--low-memory {_fmt(low.get('wall_s'), '.2f')} s {_fmt(low.get('peak_mib'), '.0f')} MiB, peak/csv "
-            f"{_fmt(case.get('low_memory_peak_over_csv'), '.2f')}, ratio {_fmt(case.get('ratio_frictionless_over_low_memory'), '.1f')}x")
+            f"{_fmt(case.get('low_memory_peak_over_csv'), '.2f')}, ratio {_fmt(case.get('ratio_frictionless_over_low_memory'), '.1f')}x | "
+            f"--no-low-memory {_fmt(whole.get('wall_s'), '.2f')} s {_fmt(whole.get('peak_mib'), '.0f')} MiB, peak/csv "
+            f"{_fmt(case.get('whole_peak_over_csv'), '.2f')}, ratio {_fmt(case.get('ratio_frictionless_over_whole'), '.1f')}x")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -71,9 +71,11 @@ def test_run_reports_json(tmp_path):
     assert set(cases) == {"shipped", "synthetic 1e+02", "all-valid 1e+02", "all-invalid 1e+02"}
     assert cases["shipped"]["carte"]["exit"] == 0 and cases["all-valid 1e+02"]["carte"]["exit"] == 0
     assert cases["all-invalid 1e+02"]["carte"]["exit"] == 1
-    # `carte validate --low-memory` timed beside it, with the same verdicts
-    assert [c["carte_low_memory"]["exit"] for c in cases.values()] == [c["carte"]["exit"] for c in cases.values()]
-    assert all(c["carte_low_memory"]["peak_mib"] > 0 and c["low_memory_peak_over_csv"] > 0 for c in cases.values())
+    # each route timed beside it (`carte validate --low-memory` and `--no-low-memory`), with the same verdicts
+    for route in ("carte_low_memory", "carte_whole"):
+        assert [c[route]["exit"] for c in cases.values()] == [c["carte"]["exit"] for c in cases.values()]
+        assert all(c[route]["peak_mib"] > 0 for c in cases.values())
+    assert all(c["low_memory_peak_over_csv"] > 0 and c["whole_peak_over_csv"] > 0 for c in cases.values())
     assert all("frictionless" not in c for c in cases.values())  # --frictionless-max -1 skips it
     assert cases["synthetic 1e+02"]["rows"] > cases["shipped"]["rows"]
     assert results["invalid_over_valid"] > 0 and results["carte_help_s"] > 0

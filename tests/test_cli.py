@@ -136,10 +136,46 @@ def test_validate_low_memory_prints_the_same_report(mini):
             assert whole.exit_code == (1 if broken else 0)
 
 
+def test_validate_reads_a_large_package_in_blocks_unless_told_otherwise(mini, monkeypatch):
+    """`carte validate` reads in blocks (``validate(keep=...)``) a package of more CSV than
+    LOW_MEMORY_FROM, and each table whole below it; --low-memory and --no-low-memory choose either
+    way, whatever the size. The report is the same (see the test above)."""
+    from carte_evidence.cli import validate as cli_validate
+    from carte_evidence.package import validate as library
+    from carte_evidence.package.validate import csv_bytes
+
+    kept = []
+    real = library.validate
+    monkeypatch.setattr(library, "validate", lambda *args, keep=None, **kw: kept.append(keep) or real(*args, keep=keep, **kw))
+    size = csv_bytes(mini)
+    assert size == sum(f.stat().st_size for f in (mini / "data").glob("*.csv")) > 0
+    for threshold, flag, in_blocks in ((size, None, False), (size - 1, None, True), (size - 1, "--no-low-memory", False),
+                                       (size, "--low-memory", True)):
+        monkeypatch.setattr(cli_validate, "LOW_MEMORY_FROM", threshold)
+        result = runner.invoke(app, ["validate", str(mini), *([flag] if flag else [])])
+        assert result.exit_code == 0, result.output
+        assert (kept.pop() is not None) == in_blocks, (threshold, flag)
+
+
+def test_csv_bytes_counts_the_files_validate_reads(mini):
+    from carte_evidence.package.validate import csv_bytes
+
+    descriptor = json.loads((mini / "datapackage.json").read_text(encoding="utf-8"))
+    whole = csv_bytes(mini)
+    descriptor["resources"][0]["path"] = "../outside.csv"  # refused by validate: not counted
+    (mini / "datapackage.json").write_text(json.dumps(descriptor), encoding="utf-8")
+    first = mini / "data" / f"{descriptor['resources'][0]['name']}.csv"
+    assert csv_bytes(mini) == whole - first.stat().st_size
+    (mini / "datapackage.json").write_text("[]", encoding="utf-8")
+    assert csv_bytes(mini) == 0
+    (mini / "datapackage.json").unlink()
+    assert csv_bytes(mini) == 0
+
+
 def test_low_memory_hands_freed_memory_back_in_its_own_process_only(mini):
     """`carte validate --low-memory` as its own process switches arrow to an allocator that hands
-    freed memory back at once (jemalloc, no decay; where this pyarrow has it); the app called in
-    a process that goes on keeps the process's allocator."""
+    freed memory back soon (jemalloc with a short decay; where this pyarrow has it); the app
+    called in a process that goes on keeps the process's allocator."""
     import subprocess
     import sys
 

@@ -73,6 +73,23 @@ def read_descriptor(package: Path) -> dict:
         raise ValueError(f"not valid JSON ({exc.msg}, column {exc.colno})", exc.lineno) from None
 
 
+def csv_bytes(path: str | Path | None = None) -> int:
+    """The bytes of CSV the resources of a package hold (those that can be read: a descriptor
+    or a file that cannot is reported by :func:`validate`, and counts 0 here)."""
+    package = resolve_package(path)
+    try:
+        descriptor = read_descriptor(package)
+    except ValueError:
+        return 0
+    if not isinstance(descriptor, dict) or not isinstance(descriptor.get("resources"), list):
+        return 0
+    total = 0
+    for res in integrity.usable_resources(descriptor):
+        file, unsafe = integrity.resource_path(res, package.parent)
+        total += file_size(file) if unsafe is None else 0
+    return total
+
+
 def validate(path: str | Path | None = None, today: dt.date | None = None, on_read=None, keep: dict | None = None) -> ValidationReport:
     """Validate a data package (a datapackage.json or its folder; see :func:`resolve_package`).
 
