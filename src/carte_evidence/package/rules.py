@@ -86,8 +86,7 @@ def _arrow(column: pd.Series):
     import pyarrow as pa
 
     chunks = _chunks(column)
-    data = chunks[0] if len(chunks) == 1 else pa.concat_arrays(chunks) if chunks else pa.array([], pa.large_string())
-    return data
+    return chunks[0] if len(chunks) == 1 else pa.concat_arrays(chunks) if chunks else pa.array([], pa.large_string())
 
 
 def _chunks(column: pd.Series) -> list:
@@ -110,16 +109,17 @@ class _Codes:
         import pyarrow as pa
 
         chunks = _chunks(column)
-        if len(chunks) == 1:
-            encoded = pc.dictionary_encode(chunks[0])
-            self.values = encoded.dictionary
-            self.codes = pc.fill_null(encoded.indices, -1).to_numpy()
-            return
-        # Chunk by chunk (no joined copy): the chunks of the result share one dictionary.
-        encoded = pc.dictionary_encode(pa.chunked_array(chunks, type=pa.large_string())).chunks
-        self.values = encoded[-1].dictionary if encoded else pa.array([], pa.large_string())
-        assert all(len(c.dictionary) == len(self.values) for c in encoded)
-        self.codes = np.concatenate([pc.fill_null(c.indices, -1).to_numpy() for c in encoded]) if encoded else np.zeros(0, dtype=np.int32)
+        if len(chunks) > 1:
+            # Chunk by chunk (no joined copy): the chunks of the result share one dictionary,
+            # the last chunk's (checked: otherwise the chunks are joined first).
+            encoded = pc.dictionary_encode(pa.chunked_array(chunks, type=pa.large_string())).chunks
+            if all(len(c.dictionary) == len(encoded[-1].dictionary) for c in encoded):
+                self.values = encoded[-1].dictionary
+                self.codes = np.concatenate([pc.fill_null(c.indices, -1).to_numpy() for c in encoded])
+                return
+        encoded = pc.dictionary_encode(_arrow(column))
+        self.values = encoded.dictionary
+        self.codes = pc.fill_null(encoded.indices, -1).to_numpy()
 
     def first_rows(self) -> np.ndarray:
         """Row of the first occurrence of each distinct value (as ``drop_duplicates`` keeps)."""
