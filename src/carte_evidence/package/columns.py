@@ -163,11 +163,14 @@ SIGN = _lut([ord("+"), ord("-")])
 SLICE = 1 << 22  # bytes scanned at once: bounds the temporary arrays
 
 
-def _layout(text) -> tuple[np.ndarray, np.ndarray]:
-    """Offsets (n + 1; int32, as arrow's ``string`` type keeps them) and bytes of a string array,
-    without copying them."""
+def string_layout(text) -> tuple[np.ndarray, np.ndarray]:
+    """Offsets (n + 1; int32 for arrow's ``string``, int64 for ``large_string``) and bytes of a
+    string array, without copying them."""
+    import pyarrow as pa
+
     buffers = text.buffers()
-    offsets = np.frombuffer(buffers[1], dtype=np.int32, count=text.offset + len(text) + 1)[text.offset:]
+    wide = pa.types.is_large_string(text.type) or pa.types.is_large_binary(text.type)
+    offsets = np.frombuffer(buffers[1], dtype=np.int64 if wide else np.int32, count=text.offset + len(text) + 1)[text.offset:]
     data = np.frombuffer(buffers[2], dtype=np.uint8) if buffers[2] is not None else np.zeros(0, dtype=np.uint8)
     return offsets, data
 
@@ -223,7 +226,7 @@ def _suspects(text, f: dict[str, Any], ftype: str) -> tuple[np.ndarray, np.ndarr
     import pyarrow.compute as pc
 
     n = len(text)
-    offsets, data = _layout(text)
+    offsets, data = string_layout(text)
     length = np.diff(offsets)
     present = length > 0
     suspect = length > MAX_FIELD_CHARS  # bytes >= characters

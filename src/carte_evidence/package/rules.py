@@ -184,17 +184,18 @@ def _starts_like_formula(column: pd.Series) -> np.ndarray:
 
 
 def _formula_rows(data) -> np.ndarray:
+    from carte_evidence.package.columns import string_layout
+
     n = len(data)
     if n == 0:
         return np.zeros(0, dtype=bool)
-    _validity, offsets_buf, data_buf = data.buffers()
-    offsets = np.frombuffer(offsets_buf, dtype=np.int64)[data.offset : data.offset + n + 1]
+    offsets, text = string_layout(data)
     starts = offsets[:-1]
     nonempty = offsets[1:] > starts
-    if data_buf is None or not nonempty.any():
+    if not len(text) or not nonempty.any():
         return np.zeros(n, dtype=bool)
     first = np.zeros(n, dtype=np.uint8)
-    first[nonempty] = np.frombuffer(data_buf, dtype=np.uint8)[starts[nonempty]]
+    first[nonempty] = text[starts[nonempty]]
     bad = _FORMULA_FIRST_BYTES[first] & nonempty
     if data.null_count:
         bad &= data.is_valid().to_numpy(zero_copy_only=False)

@@ -342,13 +342,20 @@ def _may_fail(column, checks: list, unique: bool, nullable: bool, distinct=None)
     return kept, unique and len(distinct) < len(column) - empty, nullable
 
 
+def _key_may_repeat(unique: list | None, frame) -> list | None:
+    """A multi-field key, unless no two rows of ``frame`` share it (empty values count as equal
+    here: pandera's check can only find fewer)."""
+    if unique and all(k in frame.columns for k in unique) and not frame.duplicated(subset=unique, keep=False).any():
+        return None
+    return unique
+
+
 def screened_specs(schema: dict[str, Any], frame, distinct: dict | None = None) -> tuple[list, list | None]:
     """The column specs and multi-field key of ``schema`` (as :func:`_column_specs`), keeping
     only what some value of the typed ``frame`` breaks (see :func:`_may_fail`; ``distinct``:
     column -> its distinct values, where the caller has them)."""
     specs, unique = _column_specs(schema)
-    if unique and all(k in frame.columns for k in unique) and not frame.duplicated(subset=unique, keep=False).any():
-        unique = None  # (empty values count as equal here: pandera's check can only find fewer)
+    unique = _key_may_repeat(unique, frame)
     kept = []
     for name, dtype, nullable, unique_col, checks in specs:
         if name in frame.columns:
@@ -382,8 +389,7 @@ def screened_blocks(schema: dict[str, Any], frame, verdicts: list[list], distinc
     merged, and what needs the whole table (uniqueness, a multi-field key) judged on ``frame``,
     without a list of each column's distinct values (a unique column's are all its values)."""
     specs, unique = _column_specs(schema)
-    if unique and all(k in frame.columns for k in unique) and not frame.duplicated(subset=unique, keep=False).any():
-        unique = None
+    unique = _key_may_repeat(unique, frame)
     kept = []
     for i, (name, dtype, nullable, unique_col, checks) in enumerate(specs):
         if name in frame.columns:
@@ -434,15 +440,16 @@ def _distinct_in_parts(arrow) -> int:
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    from carte_evidence.package.columns import string_layout
+
     chunks = arrow.chunks if isinstance(arrow, pa.ChunkedArray) else [arrow]
     parts = []
     for chunk in chunks:
         chunk = chunk.drop_null()
         if not len(chunk):
             continue
-        offsets = np.frombuffer(chunk.buffers()[1], dtype=np.int64 if pa.types.is_large_string(chunk.type) else np.int32)[chunk.offset : chunk.offset + len(chunk) + 1]
-        data = np.frombuffer(chunk.buffers()[2], dtype=np.uint8) if chunk.buffers()[2] is not None else np.zeros(1, dtype=np.uint8)
-        length = np.diff(offsets)
+        offsets, data = string_layout(chunk)
+        length = np.diff(offsets).astype(np.int64)
         last = np.where(length > 0, data[np.maximum(offsets[1:] - 1, 0)] if len(data) else 0, 0).astype(np.int64)
         parts.append((chunk, (last * 31 + length) % _PARTS))
     total = 0
